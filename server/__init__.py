@@ -1,0 +1,3 @@
+"""convscope: a teaching instrument for convolution arithmetic."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,64 @@
+"""create_app(settings=None): routers, static files, templates, error handlers."""
+from __future__ import annotations
+
+import logging
+
+import torch
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
+
+from . import __version__
+from .assets import ROOT, STATIC_DIR, AssetTable
+from .compute import ComputeGate
+from .errors import install_error_handlers
+from .routes import health, ops, pages
+from .security import BodyLimit, SecurityHeaders
+from .settings import Settings, get_settings, resolve_device
+
+log = logging.getLogger("convscope")
+
+_ROUTERS = [health.router, ops.router, pages.router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    app = FastAPI(
+        title="convscope",
+        version=__version__,
+        summary="Exact shapes, values, gradients and receptive fields of convolution arithmetic.",
+        description="The v1 JSON API. conv2d is cross-correlation, as in torch. Errors come in one envelope: "
+                    '{"ok": false, "status": ..., "error": "<sentence>", "errors": [...]}.',
+    )
+    app.state.settings = settings
+    app.state.device = resolve_device(settings.device)
+    app.state.gate = ComputeGate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
+    app.state.assets = assets = AssetTable()
+    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    templates.env.globals.update(static_url=assets.url, plotly_url=assets.plotly_url, version=__version__)
+    app.state.templates = templates
+    install_error_handlers(app, max_body_bytes=settings.max_body_bytes)
+    for router in _ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["content-type"])
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
+    log.info("convscope %s computing on %s", __version__, app.state.device)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn server.app:app` builds the app on first access, not at import time.
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""Pure computation: torch, numpy and PIL. Nothing here imports the web framework."""

@@ -1,0 +1,264 @@
+"""The torch calls, forward and backward, for every op of the v1 API.
+
+`run_op(op, body)` takes the API's JSON body as a dict (nested lists, torch's
+parameter names and defaults), validates all of it with `shapes` before any
+tensor is made, runs the real `torch.nn.functional` op, and returns numpy
+arrays. Graded numbers are float64 on the CPU unless the body asks otherwise.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import geometry, matrices, shapes
+from .exceptions import InvalidRequest, NotFound
+from .limits import DEFAULT_LIMITS, Limits, check_cap, numel
+from .tensors import parse_index_tensor, parse_tensor
+
+EXTRAS = ("trace", "im2col", "toeplitz")
+_COMMON = {"input", "grad_output", "extras", "dtype", "device"}
+_CONV = {"weight", "bias", "stride", "padding", "dilation", "groups"}
+
+
+@dataclass(frozen=True)
+class OpDef:
+    dims: int
+    family: str  # conv | conv_transpose | max_pool | avg_pool | max_unpool | interpolate
+    params: frozenset[str]
+
+
+def _def(dims: int, family: str, extra: set[str]) -> OpDef:
+    return OpDef(dims, family, frozenset(_COMMON | extra))
+
+
+_POOL = {"kernel_size", "stride", "padding", "ceil_mode"}
+OP_DEFS: dict[str, OpDef] = {}
+for _d in (1, 2):
+    OP_DEFS[f"conv{_d}d"] = _def(_d, "conv", _CONV | {"padding_mode"})
+    OP_DEFS[f"conv_transpose{_d}d"] = _def(_d, "conv_transpose", _CONV | {"output_padding"})
+    OP_DEFS[f"max_pool{_d}d"] = _def(_d, "max_pool", _POOL | {"dilation"})
+    OP_DEFS[f"avg_pool{_d}d"] = _def(_d, "avg_pool", _POOL | {"count_include_pad", "divisor_override"})
+    OP_DEFS[f"max_unpool{_d}d"] = _def(_d, "max_unpool", {"indices", "kernel_size", "stride", "padding", "output_size"})
+OP_DEFS["interpolate"] = _def(0, "interpolate", {"size", "scale_factor", "mode", "align_corners"})
+OPS: tuple[str, ...] = tuple(OP_DEFS)
+
+
+def _check_keys(op: str, body: dict[str, Any], allowed: frozenset[str]) -> None:
+    for key in body:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; {op} takes {', '.join(sorted(allowed))}."
+            raise InvalidRequest(f"{op} has no parameter {key!r}{hint}", [key])
+
+
+def _device_dtype(body: dict[str, Any], server_device: str) -> tuple[torch.device, torch.dtype]:
+    dtype_name = body.get("dtype", "float64")
+    if dtype_name not in ("float64", "float32"):
+        raise InvalidRequest(f"dtype must be 'float64' or 'float32', got {dtype_name!r}.", ["dtype"])
+    wanted = body.get("device", "cpu")
+    if wanted not in ("cpu", "cuda"):
+        raise InvalidRequest(f"device must be 'cpu' or 'cuda', got {wanted!r}.", ["device"])
+    if wanted == "cuda" and not server_device.startswith("cuda"):
+        raise InvalidRequest(f"device 'cuda' was asked for, but this server computes on {server_device}.", ["device"])
+    device = torch.device(server_device if wanted == "cuda" else "cpu")
+    return device, torch.float64 if dtype_name == "float64" else torch.float32
+
+
+def _extras(body: dict[str, Any]) -> tuple[str, ...]:
+    extras = body.get("extras") or []
+    if not isinstance(extras, list) or any(e not in EXTRAS for e in extras):
+        raise InvalidRequest(f"extras must be a list drawn from {', '.join(EXTRAS)}, got {extras!r}.", ["extras"])
+    return tuple(dict.fromkeys(extras))
+
+
+def run_op(op: str, body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, device: str = "cpu") -> dict[str, Any]:
+    """Validate, run and return one op: output, shape, and what `grad_output`/`extras` ask for."""
+    if op not in OP_DEFS:
+        close = difflib.get_close_matches(op, OPS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise NotFound(f"There is no op {op!r}.{hint} The ops are: {', '.join(OPS)}.", ["op"])
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.", [])
+    opdef = OP_DEFS[op]
+    _check_keys(op, body, opdef.params)
+    dev, dtype = _device_dtype(body, device)
+    extras = _extras(body)
+    if "input" not in body:
+        raise InvalidRequest(f"{op} needs an input tensor.", ["input"])
+    x = parse_tensor(body["input"], "input", cap=limits.max_input_elements)
+    plan = _PLANNERS[opdef.family](op, opdef, x, body, limits)
+    check_cap(numel(plan.output_shape), limits.max_output_elements, "The output", "input",
+              " (use a smaller input or a larger stride)")
+    grad_output = None
+    if body.get("grad_output") is not None:
+        grad_output = parse_tensor(body["grad_output"], "grad_output", cap=limits.max_output_elements)
+        if grad_output.shape != tuple(plan.output_shape):
+            raise InvalidRequest(
+                f"grad_output must have the output's shape {list(plan.output_shape)}, got {list(grad_output.shape)}.",
+                ["grad_output"])
+    for extra in extras:
+        matrices.check_extra(extra, op, opdef.family, plan.spec, x.shape, plan.output_shape, limits)
+
+    tensors = _to_torch(plan.tensors, dtype, dev)
+    tx = torch.as_tensor(x, dtype=dtype, device=dev)
+    if grad_output is not None:
+        tx.requires_grad_(True)
+        for name in ("weight", "bias"):
+            if name in tensors:
+                tensors[name].requires_grad_(True)
+    result: dict[str, Any] = {"op": op}
+    with torch.set_grad_enabled(grad_output is not None):
+        out = plan.forward(tx, **tensors)
+        indices = None
+        if isinstance(out, tuple):
+            out, indices = out
+        result["output"] = _np(out)
+        result["shape"] = list(out.shape)
+        if indices is not None:
+            result["indices"] = indices.detach().cpu().numpy().astype(np.int64)
+        if grad_output is not None:
+            out.backward(torch.as_tensor(grad_output, dtype=dtype, device=dev))
+            result["grad_input"] = _np(tx.grad)
+            for name in ("weight", "bias"):
+                if name in tensors:
+                    result[f"grad_{name}"] = _np(tensors[name].grad)
+    for extra in extras:
+        result[extra] = _run_extra(extra, op, opdef, plan, x, result, dtype)
+    return result
+
+
+def _to_torch(arrays: dict[str, np.ndarray], dtype: torch.dtype, dev: torch.device) -> dict[str, torch.Tensor]:
+    """Tensors on the compute device; max_unpool's indices stay int64."""
+    return {n: torch.as_tensor(a, dtype=torch.long if n == "indices" else dtype, device=dev) for n, a in arrays.items()}
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().to(torch.float64).numpy()
+
+
+def _run_extra(extra: str, op: str, opdef: OpDef, plan: "_Plan", x: np.ndarray, result: dict[str, Any],
+               dtype: torch.dtype) -> Any:
+    if extra == "toeplitz":
+        # The op is linear in its input (max_pool: piecewise, around this input), so its Jacobian is C.
+        tensors = _to_torch({n: a for n, a in plan.tensors.items() if n != "bias"}, torch.float64, torch.device("cpu"))
+
+        def f(t: torch.Tensor) -> torch.Tensor:
+            out = plan.forward(t, **tensors)
+            return out[0] if isinstance(out, tuple) else out
+
+        return matrices.toeplitz(f, x)
+    if extra == "im2col":
+        return matrices.im2col(x, plan.spec)
+    return geometry.trace(op, opdef.family, plan.spec, x, plan.tensors, result)
+
+
+# ---------------------------------------------------------------- planners: validate, then say how to run
+@dataclass
+class _Plan:
+    spec: Any
+    output_shape: tuple[int, ...]
+    tensors: dict[str, np.ndarray]
+    forward: Callable[..., Any]
+
+
+def _plan_conv(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
+    if "weight" not in body:
+        raise InvalidRequest(f"{op} needs a weight tensor.", ["weight"])
+    w = parse_tensor(body["weight"], "weight", cap=limits.max_input_elements)
+    b = parse_tensor(body["bias"], "bias", cap=limits.max_input_elements) if body.get("bias") is not None else None
+    bias_shape = None if b is None else b.shape
+    tensors = {"weight": w} | ({"bias": b} if b is not None else {})
+    if opdef.family == "conv":
+        spec = shapes.check_conv(x.shape, w.shape, bias_shape, body, opdef.dims)
+        return _Plan(spec, spec.output_shape, tensors, lambda t, weight, bias=None: conv_forward(spec, t, weight, bias))
+    spec = shapes.check_conv_transpose(x.shape, w.shape, bias_shape, body, opdef.dims)
+    fn = F.conv_transpose1d if opdef.dims == 1 else F.conv_transpose2d
+    pad = tuple(lo for lo, _ in spec.padding)
+    return _Plan(spec, spec.output_shape, tensors, lambda t, weight, bias=None: fn(
+        t, weight, bias, spec.stride, pad, spec.output_padding, spec.groups, spec.dilation))
+
+
+def pad_input(spec: shapes.ConvSpec, t: torch.Tensor) -> torch.Tensor:
+    """Pad explicitly (torch's F.pad wants the last axis first), copying values for non-zero modes."""
+    flat = tuple(v for lo_hi in reversed(spec.padding) for v in lo_hi)
+    mode = "constant" if spec.padding_mode == "zeros" else spec.padding_mode
+    return F.pad(t, flat, mode=mode) if any(flat) else t
+
+
+def conv_forward(spec: shapes.ConvSpec, t: torch.Tensor, weight: torch.Tensor,
+                 bias: torch.Tensor | None = None) -> torch.Tensor:
+    fn = F.conv1d if spec.dims == 1 else F.conv2d
+    sym = spec.symmetric_padding
+    if spec.padding_mode == "zeros" and sym is not None:
+        return fn(t, weight, bias, spec.stride, sym, spec.dilation, spec.groups)
+    return fn(pad_input(spec, t), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
+
+
+def _plan_pool(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
+    kind = "max" if opdef.family == "max_pool" else "avg"
+    spec = shapes.check_pool(x.shape, body, opdef.dims, kind)
+    if kind == "max":
+        fn = F.max_pool1d if opdef.dims == 1 else F.max_pool2d
+        return _Plan(spec, spec.output_shape, {}, lambda t: fn(
+            t, spec.kernel, spec.stride, spec.padding, spec.dilation, spec.ceil_mode, return_indices=True))
+
+    def avg(t: torch.Tensor) -> torch.Tensor:
+        if opdef.dims == 2:
+            return F.avg_pool2d(t, spec.kernel, spec.stride, spec.padding, spec.ceil_mode, spec.count_include_pad,
+                                spec.divisor_override)
+        # avg_pool1d has no divisor_override: run it as a 1×L avg_pool2d, which is the same arithmetic.
+        return F.avg_pool2d(t.unsqueeze(2), (1, *spec.kernel), (1, *spec.stride), (0, *spec.padding),
+                            spec.ceil_mode, spec.count_include_pad, spec.divisor_override).squeeze(2)
+
+    return _Plan(spec, spec.output_shape, {}, avg)
+
+
+def _plan_unpool(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
+    if body.get("indices") is None:
+        raise InvalidRequest("max_unpool needs indices: the argmax positions max_pool returned.", ["indices"])
+    idx = parse_index_tensor(body["indices"], "indices", cap=limits.max_input_elements)
+    spec = shapes.check_unpool(x.shape, idx.shape, body, opdef.dims)
+    _check_unpool_indices(x, idx, spec)
+    fn = F.max_unpool1d if opdef.dims == 1 else F.max_unpool2d
+    out_size = list(spec.output_shape[2:])
+    return _Plan(spec, spec.output_shape, {"indices": idx}, lambda t, indices: fn(
+        t, indices.long(), spec.kernel, spec.stride, spec.padding, out_size))
+
+
+def _check_unpool_indices(x: np.ndarray, idx: np.ndarray, spec: shapes.PoolSpec) -> None:
+    plane = numel(spec.output_shape[2:])
+    bad = (idx < 0) | (idx >= plane)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InvalidRequest(
+            f"indices{''.join(f'[{i}]' for i in where)} is {int(idx[where])}, outside the unpooled plane of "
+            f"{'×'.join(map(str, spec.output_shape[2:]))} = {plane} cells (valid: 0 to {plane - 1}).",
+            ["indices", *where])
+    # Two different values sent to one cell: torch leaves the winner undefined, so a graded answer can't exist.
+    flat_x = x.reshape(x.shape[0] * x.shape[1], -1)
+    flat_i = idx.reshape(flat_x.shape)
+    for plane_no, (vals, ids) in enumerate(zip(flat_x, flat_i)):
+        order = np.argsort(ids, kind="stable")
+        same = ids[order][1:] == ids[order][:-1]
+        if (same & (vals[order][1:] != vals[order][:-1])).any():
+            cell = int(ids[order][1:][same & (vals[order][1:] != vals[order][:-1])][0])
+            n, c = divmod(plane_no, x.shape[1])
+            raise InvalidRequest(
+                f"indices send two different values to cell {cell} of plane (n={n}, c={c}); max_unpool would keep "
+                f"an arbitrary one. Each index may repeat only with equal values (as overlapping max-pool windows "
+                f"produce).", ["indices"])
+
+
+def _plan_interpolate(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
+    spec = shapes.check_interpolate(x.shape, body)
+    return _Plan(spec, spec.output_shape, {}, lambda t: F.interpolate(
+        t, size=spec.size, scale_factor=spec.scale_factor, mode=spec.mode, align_corners=spec.align_corners))
+
+
+_PLANNERS = {"conv": _plan_conv, "conv_transpose": _plan_conv, "max_pool": _plan_pool, "avg_pool": _plan_pool,
+             "max_unpool": _plan_unpool, "interpolate": _plan_interpolate}

@@ -1,0 +1,84 @@
+"""The one error envelope, built by one function, for every error path.
+
+{"ok": false, "status": 422, "error": "<one human sentence>", "errors": [{"loc": [...], "msg": "..."}]}
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .core.exceptions import ConvscopeError
+from .responses import JSONResponse
+
+log = logging.getLogger("convscope")
+
+_HTTP_SENTENCES = {
+    404: "There is nothing at {path}; the API lives under /api/v1 (see /docs).",
+    405: "{method} is not allowed on {path}; see /docs for the methods each endpoint takes.",
+    413: "The request body is larger than this server accepts ({limit}).",
+    415: "Unsupported media type: {detail}",
+}
+
+
+def error_body(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"ok": False, "status": status, "error": message, "errors": errors or [{"loc": [], "msg": message}]}
+
+
+def error_response(status: int, message: str, errors: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error_body(status, message, errors), status_code=status, headers=headers)
+
+
+def _loc_text(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _validation_sentence(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    where = _loc_text(err.get("loc", ()))
+    if kind == "json_invalid":
+        return f"The body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})."
+    if kind == "missing":
+        return f"{where} is required." if where != "body" else "A JSON body is required."
+    if kind == "extra_forbidden":
+        return f"{where} is not a parameter of this endpoint; see /docs for the ones it takes."
+    shown = repr(err.get("input"))
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"{where}: {err.get('msg', 'invalid value')} (got {shown})."
+
+
+def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
+    @app.exception_handler(ConvscopeError)
+    async def _core(request: Request, exc: ConvscopeError) -> JSONResponse:
+        headers = {"Retry-After": "2"} if exc.status == 503 else None
+        return error_response(exc.status, exc.message, [{"loc": exc.loc, "msg": exc.message}], headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = list(exc.errors())
+        sentences = [_validation_sentence(e) for e in errs] or ["The request is not valid."]
+        detail = [{"loc": [p for p in e.get("loc", ()) if p != "body" and e.get("type") != "json_invalid"], "msg": s}
+                  for e, s in zip(errs, sentences)]
+        return error_response(422, sentences[0], detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        template = _HTTP_SENTENCES.get(exc.status_code)
+        if exc.status_code == 404 and isinstance(exc.detail, str) and exc.detail not in ("Not Found", ""):
+            message = exc.detail
+        elif template:
+            message = template.format(path=request.url.path, method=request.method, detail=exc.detail,
+                                      limit=f"{max_body_bytes:,} bytes")
+        else:
+            message = str(exc.detail)
+        return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "The server hit a bug computing this request; it has been logged.")

@@ -1,0 +1,1 @@
+"""Thin routers: parse, call core, encode. No arithmetic here."""

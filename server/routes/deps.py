@@ -1,0 +1,38 @@
+"""Shared pieces of every router: the app state they read, and the error responses they document."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from ..compute import ComputeGate
+from ..core.exceptions import Unsupported
+from ..schemas import ErrorResponse
+from ..settings import Settings
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in ((404, "Unknown id or op"), (413, "Body or output past the limits"),
+                       (415, "Unsupported media type"), (422, "Invalid request: the sentence says why"),
+                       (503, "Busy: retry after the Retry-After seconds"))
+}
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def gate_of(request: Request) -> ComputeGate:
+    return request.app.state.gate
+
+
+def device_of(request: Request) -> str:
+    return request.app.state.device
+
+
+def require_json(request: Request) -> None:
+    """JSON endpoints refuse other media types with 415 (a missing Content-Type is read as JSON)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        raise Unsupported(f"This endpoint reads JSON; the body was sent as {kind!r}. "
+                          "Send it with Content-Type: application/json.", ["content-type"])

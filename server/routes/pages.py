@@ -1,0 +1,31 @@
+"""The HTML pages and the vendored Plotly.js."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from ..core.ops import OPS
+
+router = APIRouter(include_in_schema=False)
+
+
+def render(request: Request, template: str, **context: object) -> HTMLResponse:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, {"ops": OPS, **context})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> HTMLResponse:
+    return render(request, "index.html", title="convscope")
+
+
+@router.get("/vendor/{name}")
+async def vendor(name: str, request: Request) -> Response:
+    assets = request.app.state.assets
+    if f"/vendor/{name}" != assets.plotly_url():
+        return Response(status_code=404)
+    asset = assets.plotly
+    headers = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers | {"Content-Encoding": "gzip"})
+    return Response(asset.body, media_type=asset.media_type, headers=headers)

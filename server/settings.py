@@ -1,0 +1,87 @@
+"""Every limit and knob, read from CONVSCOPE_* environment variables into one object.
+
+Created by a cached getter, never at import time; tests pass their own
+`Settings(...)` to `create_app`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+
+from .core.limits import Limits
+
+_PREFIX = "CONVSCOPE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: "auto" picks cuda when torch sees a GPU, else cpu; or name one ("cpu", "cuda", "cuda:1").
+    device: str = "auto"
+    #: torch intra-op threads, set once at start-up (0 = torch's default).
+    torch_threads: int = 0
+    #: Largest JSON body accepted, in bytes (413 past it).
+    max_body_bytes: int = 16 * 1024 * 1024
+    #: Largest image upload, in bytes.
+    max_upload_bytes: int = 20 * 1024 * 1024
+    #: Tensor caps, checked on shapes before any allocation.
+    max_input_elements: int = 1_000_000
+    max_output_elements: int = 4_000_000
+    max_toeplitz_entries: int = 250_000
+    max_trace_terms: int = 400_000
+    max_im2col_elements: int = 2_000_000
+    #: Uploaded images: longest side after resizing, decoded-pixel cap, in-memory cache size.
+    image_max_side: int = 1024
+    image_max_pixels: int = 50_000_000
+    image_cache_bytes: int = 512 * 1024 * 1024
+    #: Torch jobs that run at once, and how many may wait before the server answers 503.
+    max_concurrency: int = 2
+    max_queue: int = 64
+    #: Seconds a queued job may wait for its turn before a 503 with Retry-After.
+    queue_timeout_s: float = 20.0
+    #: Who may embed the pages in a frame (CSP frame-ancestors), e.g. "'self' https://course.example.edu".
+    frame_ancestors: str = "'self'"
+    #: Origins allowed to call the API from a browser (CORS); empty = CORS off.
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_input_elements, self.max_output_elements, self.max_toeplitz_entries,
+                      self.max_trace_terms, self.max_im2col_elements)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            default = f.default if f.default is not f.default_factory else ()  # type: ignore[comparison-overlap]
+            if f.name == "cors_origins":
+                values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
+            elif isinstance(default, bool):
+                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def resolve_device(requested: str) -> str:
+    """The torch device name this process computes on."""
+    import torch
+
+    if requested == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"CONVSCOPE_DEVICE={requested} but torch sees no GPU")
+    return "cuda:0" if requested == "cuda" else requested

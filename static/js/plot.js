@@ -1,0 +1,41 @@
+// The only module that touches window.Plotly. Grids are drawn as heatmaps with their values written in.
+const PALETTE = "Viridis"; // perceptually uniform and colour-blind safe
+
+function plotly() {
+  if (!window.Plotly) throw new Error("Plotly.js did not load");
+  return window.Plotly;
+}
+
+export function whenPlotlyReady() {
+  return new Promise((resolve) => {
+    if (window.Plotly) return resolve(window.Plotly);
+    window.addEventListener("load", () => resolve(plotly()), { once: true });
+  });
+}
+
+export function heatmap(element, grid, { title = "", showValues = true, zmin, zmax, colorscale = PALETTE } = {}) {
+  const rows = grid.length;
+  const cols = grid[0].length;
+  const text = grid.map((row) => row.map((v) => formatNumber(v)));
+  const trace = {
+    type: "heatmap", z: grid, colorscale, zmin, zmax, showscale: false,
+    text, texttemplate: showValues && rows * cols <= 400 ? "%{text}" : "",
+    hovertemplate: "row %{y}, col %{x}<br>%{text}<extra></extra>",
+    xgap: 1, ygap: 1,
+  };
+  const layout = {
+    title: title ? { text: title, font: { size: 14 } } : undefined,
+    margin: { l: 30, r: 10, t: title ? 30 : 10, b: 30 },
+    yaxis: { autorange: "reversed", scaleanchor: "x", dtick: 1, constrain: "domain" },
+    xaxis: { dtick: 1, constrain: "domain", side: "top" },
+    paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+  };
+  return plotly().react(element, [trace], layout, { displayModeBar: false, responsive: true, staticPlot: false });
+}
+
+export function formatNumber(v) {
+  if (v === null || v === undefined) return "";
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 0.01 || a >= 1e4) ? v.toExponential(1) : v.toFixed(2).replace(/\.?0+$/, "");
+}
