@@ -14,13 +14,13 @@ from . import __version__
 from .assets import ROOT, STATIC_DIR, AssetTable
 from .compute import ComputeGate
 from .errors import install_error_handlers
-from .routes import health, ops, pages
+from .routes import docs, health, ops, pages
 from .security import BodyLimit, SecurityHeaders
 from .settings import Settings, get_settings, resolve_device
 
 log = logging.getLogger("convscope")
 
-_ROUTERS = [health.router, ops.router, pages.router]
+_ROUTERS = [health.router, ops.router, pages.router, docs.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,6 +29,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         torch.set_num_threads(settings.torch_threads)
     app = FastAPI(
         title="convscope",
+        docs_url=None,  # /docs is our own page: the stock one loads its script from a CDN
+        redoc_url=None,
         version=__version__,
         summary="Exact shapes, values, gradients and receptive fields of convolution arithmetic.",
         description="The v1 JSON API. conv2d is cross-correlation, as in torch. Errors come in one envelope: "

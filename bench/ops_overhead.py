@@ -1,0 +1,73 @@
+"""Ops API overhead: a small conv2d through HTTP vs /health, and in-process vs the raw F.conv2d call.
+
+    python -m bench.ops_overhead [--seconds 5]
+
+Both ratios are measured side by side in one run on one machine.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import timeit
+
+import httpx
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from server.app import create_app
+from server.core.ops import run_op
+from server.settings import Settings
+
+from .common import load, machine, serve
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((2, 3, 4, 4))
+BODY = {"input": X.tolist(), "weight": rng.standard_normal((3, 3, 4, 4)).tolist()}  # the issue's sizes
+
+
+def in_process(number: int = 2000) -> dict[str, float]:
+    """Seconds per call: raw torch, the core (parse + validate + torch + numpy), and the whole ASGI app."""
+    tx = torch.as_tensor(X)
+    tw = torch.as_tensor(np.array(BODY["weight"]))
+    raw = min(timeit.repeat(lambda: F.conv2d(tx, tw), number=number, repeat=3)) / number
+    core = min(timeit.repeat(lambda: run_op("conv2d", BODY), number=number // 4, repeat=3)) / (number // 4)
+    transport = httpx.ASGITransport(app=create_app(Settings(device="cpu")))
+
+    import asyncio
+
+    async def asgi_calls(n: int) -> float:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            await client.post("/api/v1/ops/conv2d", json=BODY)
+            t0 = asyncio.get_running_loop().time()
+            for _ in range(n):
+                await client.post("/api/v1/ops/conv2d", json=BODY)
+            return (asyncio.get_running_loop().time() - t0) / n
+
+    app_call = asyncio.run(asgi_calls(number // 8))
+    return {"raw": raw, "core": core, "app": app_call}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    t = in_process()
+    with serve() as url:
+        load(url, "GET", "/api/v1/health", seconds=1)  # warm up
+        health = load(url, "GET", "/api/v1/health", seconds=args.seconds)
+        conv = load(url, "POST", "/api/v1/ops/conv2d", BODY, seconds=args.seconds)
+    print(f"# ops overhead · {datetime.date.today()} · {machine()}")
+    print("| measure | value | ratio |")
+    print("|---|---|---|")
+    print(f"| raw F.conv2d (2×3×4×4 input, 3×3×4×4 weight) | {t['raw'] * 1e6:.1f} µs | 1.0 |")
+    print(f"| core run_op (parse, validate, torch, numpy) | {t['core'] * 1e6:.1f} µs | {t['core'] / t['raw']:.1f}× raw |")
+    print(f"| whole app in-process (ASGI, JSON both ways) | {t['app'] * 1e6:.1f} µs | {t['app'] / t['raw']:.1f}× raw |")
+    print(f"| HTTP /health | {health['rps']:.0f} req/s (p99 {health['p99_ms']:.1f} ms) | 1.00 |")
+    print(f"| HTTP conv2d | {conv['rps']:.0f} req/s (p99 {conv['p99_ms']:.1f} ms, {conv['errors']} errors) | "
+          f"{conv['rps'] / health['rps']:.2f} of /health |")
+
+
+if __name__ == "__main__":
+    main()
