@@ -8,6 +8,7 @@ excluded), over the whole N×C×... tensors; its transpose is conv_transpose.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -16,6 +17,12 @@ import torch.nn.functional as F
 
 from .exceptions import InvalidRequest
 from .limits import Limits, check_cap, numel
+
+# torch.func's own internals say these on first use; they are about torch, not about the request.
+TORCH_FUNC_NOISE = ("`torch.jit.script` is deprecated",
+                    "There is a performance drop because we have not yet implemented the batching rule")
+for _message in TORCH_FUNC_NOISE:
+    warnings.filterwarnings("ignore", message=_message)
 
 
 def taps_per_cell(family: str, spec: Any) -> int:
@@ -47,9 +54,12 @@ def check_extra(extra: str, op: str, family: str, spec: Any, in_shape: tuple[int
 
 
 def toeplitz(f: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray) -> np.ndarray:
-    """C = d output / d input, exact for linear ops (and max_pool's selection around this input)."""
+    """C = d output / d input, exact for linear ops (and max_pool's selection around this input).
+
+    Forward mode: reverse mode would sum max_unpool's repeated indices twice, and torch's interpolate
+    backward copies where the forward interpolates when a scale_factor keeps the size."""
     tx = torch.as_tensor(x, dtype=torch.float64)
-    jac = torch.autograd.functional.jacobian(f, tx, vectorize=True)
+    jac = torch.func.jacfwd(f)(tx)
     out_numel = jac.numel() // tx.numel()
     return jac.reshape(out_numel, tx.numel()).numpy()
 

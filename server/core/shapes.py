@@ -309,9 +309,23 @@ def check_pool(input_shape: Sequence[int], params: dict[str, Any], dims: int, ki
             raise InvalidRequest(
                 f"The {axis} window spans d(k-1)+1 = {effective_kernel(k, d)} cells, more than the padded input's "
                 f"{i + 2 * p} ({i} + 2·{p}); the output would be {o} wide.", ["kernel_size"])
+        if kind == "max":
+            _check_windows_reach_input(axis, i, k, s, p, d, o)
         out.append(o)
     return PoolSpec(dims, kind, tuple(input_shape), (*input_shape[:2], *out), kernel, stride, padding, dilation,
                     ceil_mode, count_include_pad, divisor)
+
+
+def _check_windows_reach_input(axis: str, n: int, k: int, s: int, p: int, d: int, out: int) -> None:
+    """A dilated window can step over the whole input and read only padding; torch then returns -inf."""
+    for o in range(out):
+        start = o * s - p
+        if not any(0 <= start + t * d < n for t in range(k)):
+            taps = ", ".join(str(start + t * d) for t in range(k))
+            raise InvalidRequest(
+                f"Max-pool window {o} on the {axis} axis reads only padding (positions {taps}; the input is 0 to "
+                f"{n - 1}): with dilation {d} it steps over every real cell. Reduce the padding or the dilation.",
+                ["dilation"])
 
 
 def check_unpool(input_shape: Sequence[int], indices_shape: Sequence[int] | None, params: dict[str, Any],

@@ -73,6 +73,9 @@ CASES = [
     ("pool-kernel-missing", "POST", "/api/v1/ops/avg_pool2d", _json({"input": Z(1, 1, 5, 5)}), 422, "kernel_size"),
     ("pool-kernel-too-large", "POST", "/api/v1/ops/max_pool2d", _json({"input": Z(1, 1, 2, 2), "kernel_size": 3}),
      422, "window spans"),
+    ("pool-window-only-padding", "POST", "/api/v1/ops/max_pool1d",
+     _json({"input": [[[1.0, 2.0]]], "kernel_size": 2, "padding": 1, "dilation": 3, "stride": 1}), 422,
+     "reads only padding"),
     ("ceil-mode-type", "POST", "/api/v1/ops/max_pool2d", _json({"input": Z(1, 1, 4, 4), "kernel_size": 2,
                                                                  "ceil_mode": "yes"}), 422, "true or false"),
     ("unpool-indices-range", "POST", "/api/v1/ops/max_unpool2d",
@@ -147,7 +150,7 @@ def test_error_envelope_over_real_http(live_server):
 
 
 def test_server_keeps_serving_after_errors(client):
-    for case_id, method, path, kwargs, status, fragment in CASES[:10]:
+    for _id, method, path, kwargs, _status, _fragment in CASES[:10]:
         client.request(method, path, **kwargs)
     assert client.get("/api/v1/health").status_code == 200
 

@@ -29,9 +29,10 @@ def _torch_outcome(fn):
             out = fn()
     except (RuntimeError, ValueError):
         return None
-    shape = tuple((out[0] if isinstance(out, tuple) else out).shape)
-    # torch returns an empty tensor for some zero-size outputs; we refuse those with a sentence instead.
-    return None if 0 in shape else shape
+    out = out[0] if isinstance(out, tuple) else out
+    # Our own two refusals, each explained by its sentence: torch returns an empty tensor for a zero-size
+    # output, and -inf for a dilated max-pool window that reads only padding.
+    return None if 0 in out.shape or bool(torch.isinf(out).any()) else tuple(out.shape)
 
 
 def _our_outcome(op: str, body: dict):
