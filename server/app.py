@@ -14,13 +14,15 @@ from . import __version__
 from .assets import ROOT, STATIC_DIR, AssetTable
 from .compute import ComputeGate
 from .errors import install_error_handlers
-from .routes import docs, health, ops, pages
+from .core.images import ImageStore
+from .routes import arithmetic, docs, exercises, health, images, lab, ops, pages, views
 from .security import BodyLimit, SecurityHeaders
 from .settings import Settings, get_settings, resolve_device
 
 log = logging.getLogger("convscope")
 
-_ROUTERS = [health.router, ops.router, pages.router, docs.router]
+_ROUTERS = [health.router, ops.router, pages.router, docs.router, images.router, lab.router, views.router,
+            arithmetic.router, exercises.router]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.device = resolve_device(settings.device)
     app.state.gate = ComputeGate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
+    app.state.images = ImageStore(settings.image_cache_bytes)
     app.state.assets = assets = AssetTable()
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
     templates.env.globals.update(static_url=assets.url, plotly_url=assets.plotly_url, version=__version__)

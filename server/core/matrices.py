@@ -74,3 +74,20 @@ def im2col(x: np.ndarray, spec: Any) -> np.ndarray:
         t, kernel, stride, dilation = t.unsqueeze(2), (1, *kernel), (1, *stride), (1, *dilation)
     cols = F.unfold(t, kernel, dilation=dilation, padding=0, stride=stride)
     return cols.transpose(1, 2).numpy()
+
+
+def unpool_toeplitz(indices: np.ndarray, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """max_unpool's C, built from the indices: one 1 per output cell, from the first input sent there.
+
+    Repeated indices carry equal values (the op refuses others), so C @ x is the output exactly; a Jacobian
+    would count such a cell once per write, in whatever order the threads wrote."""
+    planes = in_shape[0] * in_shape[1]
+    per_in, per_out = numel(in_shape[2:]), numel(out_shape[2:])
+    c = np.zeros((planes * per_out, planes * per_in))
+    flat = indices.reshape(planes, per_in)
+    for plane in range(planes):
+        for pos in range(per_in):
+            row = plane * per_out + int(flat[plane, pos])
+            if not c[row].any():
+                c[row, plane * per_in + pos] = 1.0
+    return c

@@ -143,6 +143,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
 
 def _run_extra(extra: str, op: str, opdef: OpDef, plan: "_Plan", x: np.ndarray, result: dict[str, Any],
                dtype: torch.dtype) -> Any:
+    if extra == "toeplitz" and opdef.family == "max_unpool":
+        return matrices.unpool_toeplitz(plan.tensors["indices"], x.shape, plan.output_shape)
     if extra == "toeplitz":
         # The op is linear in its input (max_pool: piecewise, around this input), so its Jacobian is C.
         tensors = _to_torch({n: a for n, a in plan.tensors.items() if n != "bias"}, torch.float64, torch.device("cpu"))

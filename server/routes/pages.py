@@ -19,6 +19,28 @@ async def index(request: Request) -> HTMLResponse:
     return render(request, "index.html", title="convscope")
 
 
+# The animator's views: address -> (template and JS module name, title).
+VIEWS: dict[str, tuple[str, str]] = {
+    "/conv": ("conv", "Convolution"),
+    "/transpose": ("transpose", "Transposed convolution"),
+    "/pool": ("pool", "Pooling, unpooling, upsampling"),
+    "/matrices": ("matrices", "im2col and the Toeplitz matrix"),
+    "/receptive-field": ("receptive", "Receptive field"),
+}
+
+
+def _view_page(view: str, title: str):  # type: ignore[no-untyped-def]
+    async def page(request: Request) -> HTMLResponse:
+        return render(request, f"{view}.html", title=title, view=view)
+
+    page.__name__ = f"page_{view}"
+    return page
+
+
+for _path, (_view, _title) in VIEWS.items():
+    router.add_api_route(_path, _view_page(_view, _title), methods=["GET"], response_class=HTMLResponse)
+
+
 @router.get("/vendor/{name}")
 async def vendor(name: str, request: Request) -> Response:
     assets = request.app.state.assets

@@ -13,7 +13,7 @@ export function whenPlotlyReady() {
   });
 }
 
-export function heatmap(element, grid, { title = "", showValues = true, zmin, zmax, colorscale = PALETTE } = {}) {
+export function heatmap(element, grid, { title = "", showValues = true, zmin, zmax, colorscale = PALETTE, dtick = 1 } = {}) {
   const rows = grid.length;
   const cols = grid[0].length;
   const text = grid.map((row) => row.map((v) => formatNumber(v)));
@@ -26,8 +26,8 @@ export function heatmap(element, grid, { title = "", showValues = true, zmin, zm
   const layout = {
     title: title ? { text: title, font: { size: 14 } } : undefined,
     margin: { l: 30, r: 10, t: title ? 30 : 10, b: 30 },
-    yaxis: { autorange: "reversed", scaleanchor: "x", dtick: 1, constrain: "domain" },
-    xaxis: { dtick: 1, constrain: "domain", side: "top" },
+    yaxis: { autorange: "reversed", scaleanchor: "x", dtick, constrain: "domain" },
+    xaxis: { dtick, constrain: "domain", side: "top" },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
   };
   return plotly().react(element, [trace], layout, { displayModeBar: false, responsive: true, staticPlot: false });
@@ -38,4 +38,20 @@ export function formatNumber(v) {
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
   return a !== 0 && (a < 0.01 || a >= 1e4) ? v.toExponential(1) : v.toFixed(2).replace(/\.?0+$/, "");
+}
+
+/** A PNG data URL of a drawn plot (for the view's PNG export). */
+export function plotImage(element, width, height) {
+  return plotly().toImage(element, { format: "png", width: Math.round(width), height: Math.round(height), scale: 2 });
+}
+
+/** Call fn(point) when the pointer is over a point of the plot, and leave() when it leaves. */
+export function onPlotHover(element, fn, leave = () => {}) {
+  element.on("plotly_hover", (event) => fn(event.points[0]));
+  element.on("plotly_unhover", leave);
+}
+
+/** Replace the plot's shapes (outlines drawn over a heatmap). */
+export function setShapes(element, shapes) {
+  return plotly().relayout(element, { shapes });
 }

@@ -1,0 +1,91 @@
+"""The animator in headless Chromium: frame time while playing, time to an interactive view, bytes moved.
+
+    python -m bench.frame_time [--seconds 3]
+
+Starts its own server on 127.0.0.1, opens each view in a fresh browser context (cold cache, gzip on),
+and prints one table:
+
+- frame p50/p95: intervals between requestAnimationFrame callbacks while /conv plays at 60 frames/s
+  (the display's budget is 16.7 ms); work p50/p95: the time the page spends drawing one frame
+  (User Timing measures the player takes when asked to);
+- ready: navigation start to the view drawn and answering (the page's "convscope:ready" mark);
+- bytes: everything transferred for the view, compressed, from Resource Timing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+
+from .common import machine, serve
+
+CHROMIUM = os.environ.get("CONVSCOPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Runs in the page: rAF intervals for `ms` milliseconds while the player plays.
+RAF = """ms => new Promise(done => {
+  const gaps = []; let last = null; const end = performance.now() + ms;
+  function tick(t) { if (last !== null) gaps.push(t - last); last = t;
+    if (t < end) requestAnimationFrame(tick); else done(gaps); }
+  requestAnimationFrame(tick);
+})"""
+READY = "() => (performance.getEntriesByName('convscope:ready')[0] || {}).startTime"
+BYTES = """() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+  .reduce((n, e) => n + (e.transferSize || 0), 0)"""
+WORK = "() => performance.getEntriesByName('convscope:frame').map(e => e.duration)"
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * (len(values) - 1) + 0.5))] if values else float("nan")
+
+
+def measure(browser, url: str, play_seconds: float) -> dict:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    row = {"ready_ms": page.evaluate(READY), "bytes": page.evaluate(BYTES)}
+    if play_seconds:
+        page.evaluate("() => { document.getElementById('player').dataset.perf = '1'; performance.clearMeasures(); }")
+        page.click("#player [data-act=play]")
+        gaps = page.evaluate(RAF, int(play_seconds * 1000))
+        frames = int(page.get_attribute("#player", "data-frame"))
+        work = page.evaluate(WORK)
+        page.click("#player [data-act=play]")
+        row |= {"frame_p50": statistics.median(gaps), "frame_p95": pct(gaps, 0.95), "work_p50": statistics.median(work),
+                "work_p95": pct(work, 0.95), "frames": frames}
+    context.close()
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds of playing per size")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    cases = [("/conv 32×32 (3×3, pad 1)", "/conv?h=32&w=32&padding=1&speed=60", True),
+             ("/conv 64×64 (3×3, pad 1)", "/conv?h=64&w=64&padding=1&speed=60", True),
+             ("/conv 64×64, 4→4 ch, groups 2", "/conv?h=64&w=64&c=4&o=4&groups=2&padding=1&speed=60", True),
+             ("/transpose", "/transpose", False), ("/pool", "/pool", False), ("/matrices", "/matrices", False),
+             ("/receptive-field", "/receptive-field", False), ("/ (home, with Plotly)", "/", False)]
+    with serve() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        measure(browser, url + "/conv", 0)  # warm the server (imports, first torch call)
+        rows = [(name, measure(browser, url + path, args.seconds if play else 0)) for name, path, play in cases]
+        browser.close()
+    print(f"convscope animator · headless Chromium · {machine()}")
+    print(f"{'view':34} {'frame p50':>9} {'p95':>6} {'work p50':>9} {'p95':>6} {'ready':>8} {'bytes':>10}")
+    for name, r in rows:
+        frame = (f"{r['frame_p50']:7.1f}ms {r['frame_p95']:5.1f} {r['work_p50']:7.2f}ms {r['work_p95']:5.2f}"
+                 if "frame_p50" in r else f"{'—':>9} {'—':>6} {'—':>9} {'—':>6}")
+        print(f"{name:34} {frame} {r['ready_ms']:6.0f}ms {r['bytes']:>10,}")
+    print("frame: rAF interval while playing at 60 frames/s (budget 16.7 ms); work: drawing one frame; "
+          "ready: navigation → view drawn; bytes: transferred, gzip, cold cache.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""POST /api/v1/shapes, POST /api/v1/receptive-field, GET /api/v1/presets[/{id}]: the arithmetic of stacks."""
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from ..core.layers import summarize
+from ..core.presets import get_preset, list_presets
+from ..core.receptive import receptive_field
+from ..responses import JSONResponse
+from ..schemas_arith import (PresetList, PresetResponse, ReceptiveFieldRequest, ReceptiveFieldResponse,
+                             ShapesRequest, ShapesResponse)
+from .deps import ERRORS, gate_of, require_json
+
+# No `from __future__ import annotations` here: FastAPI must see the model classes themselves.
+router = APIRouter(prefix="/api/v1", tags=["arithmetic"], dependencies=[Depends(require_json)])
+
+
+@router.post("/shapes", response_model=ShapesResponse, responses=ERRORS, summary="Shapes of a layer stack",
+             description="Each layer's output shape, parameters, MACs and size formula with the numbers filled in. "
+                         "An impossible layer is a 422 whose sentence starts with the layer's index.")
+async def shapes(body: Annotated[ShapesRequest, Body()]) -> JSONResponse:
+    result = summarize(body.input_shape, body.layers, body.input_size)
+    return JSONResponse({"ok": True, **result})
+
+
+@router.post("/receptive-field", response_model=ReceptiveFieldResponse, responses=ERRORS,
+             summary="Receptive fields of a layer stack",
+             description="n, j, r, start per layer and axis (entry 0 = the input: n = size, j = 1, r = 1, "
+                         "start = 0.5). With unit: its region (centre ± r/2) and the region clipped to the image; "
+                         "with effective: the unit's gradient magnitude w.r.t. the input, by autograd.")
+async def receptive(body: Annotated[ReceptiveFieldRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(receptive_field, body.input_size, body.layers, body.unit,
+                                        body.input_shape, body.effective)
+    return JSONResponse({"ok": True, **result})
+
+
+@router.get("/presets", response_model=PresetList, responses=ERRORS, summary="Named layer stacks",
+            description="AlexNet (published and torchvision), VGG-16, the ResNet-18 stem, the 1-2-4 dilated stack, "
+                        "the lecture's two convolutions and an encoder-decoder; each works unchanged as the body "
+                        "of /shapes and /receptive-field.")
+async def presets() -> JSONResponse:
+    return JSONResponse({"ok": True, "presets": list_presets()})
+
+
+@router.get("/presets/{preset_id}", response_model=PresetResponse, responses=ERRORS, summary="One named stack")
+async def preset(preset_id: str) -> JSONResponse:
+    return JSONResponse({"ok": True, "preset": get_preset(preset_id)})

@@ -1,0 +1,37 @@
+"""POST /api/v1/exercises, POST /api/v1/exercises/grade, GET /api/v1/exercises/kinds: stateless exercises."""
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+
+from ..core import exercises
+from ..responses import JSONResponse
+from ..schemas_arith import ExerciseRequest, ExerciseResponse, GradeRequest, GradeResponse, KindsResponse
+from .deps import ERRORS, gate_of, require_json
+
+# No `from __future__ import annotations` here: FastAPI must see the model classes themselves.
+router = APIRouter(prefix="/api/v1/exercises", tags=["exercises"], dependencies=[Depends(require_json)])
+
+
+@router.get("/kinds", response_model=KindsResponse, responses=ERRORS, summary="The exercise kinds",
+            description="Every kind with a description, its answer form and its difficulties, and the grading rules.")
+async def kinds() -> JSONResponse:
+    return JSONResponse({"ok": True, "kinds": exercises.kinds(), "grading": exercises.GRADING})
+
+
+@router.post("", response_model=ExerciseResponse, responses=ERRORS, summary="Create an exercise",
+             description="A pure function of (kind, seed, difficulty): the same triple gives the same exercise, "
+                         "in any process. An unknown kind, a seed outside 0..2^63−1 or a difficulty other than "
+                         "1, 2, 3 is a 422.")
+async def create(body: Annotated[ExerciseRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(exercises.create, body.kind, body.seed, body.difficulty)
+    return JSONResponse({"ok": True, **result})
+
+
+@router.post("/grade", response_model=GradeResponse, responses=ERRORS, summary="Grade an answer",
+             description="Values by elementwise relative error ≤ 1e−6, shapes and integers exactly. A malformed or "
+                         "wrongly shaped answer scores 0 with a feedback sentence (HTTP 200). reveal: true adds "
+                         "expected.")
+async def grade(body: Annotated[GradeRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(exercises.grade, body.kind, body.seed, body.difficulty, body.answer,
+                                        body.reveal)
+    return JSONResponse({"ok": True, **result})

@@ -1,0 +1,87 @@
+"""Images: upload (held in memory only), metadata, PNG previews, built-in samples, the kernel catalogue."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import Response
+from PIL import Image
+
+from ..core.exceptions import InvalidRequest, Unsupported
+from ..core.images import DecodedImage, ImageStore
+from ..core.kernels import list_kernels
+from ..core.samples import list_samples, load_sample
+from ..responses import JSONResponse
+from .deps import ERRORS, settings_of
+
+router = APIRouter(prefix="/api/v1", tags=["images"])
+
+
+def store_of(request: Request) -> ImageStore:
+    return request.app.state.images
+
+
+def sample_size(request: Request) -> int:
+    return min(512, settings_of(request).image_max_side)
+
+
+def png_of(image: DecodedImage) -> bytes:
+    """The (resized) image as an 8-bit PNG, what the page shows under the maps."""
+    arr = np.clip(np.rint(np.asarray(image.pixels) * 255.0), 0, 255).astype(np.uint8)
+    im = Image.fromarray(arr[0]) if arr.shape[0] == 1 else Image.fromarray(arr.transpose(1, 2, 0))
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _png_response(data: bytes) -> Response:
+    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/images", responses=ERRORS, summary="Upload an image (multipart field `file`); kept in memory only")
+async def upload_image(request: Request, file: UploadFile | None = None) -> JSONResponse:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "multipart/form-data":
+        raise Unsupported(f"Upload the image as multipart/form-data with a field named 'file', not as "
+                          f"{kind or 'a body without a Content-Type'}.", ["content-type"])
+    if file is None:
+        raise InvalidRequest("Send the image as multipart/form-data in a field named 'file'.", ["file"])
+    s = settings_of(request)
+    data = await file.read(s.max_upload_bytes + 1)
+    stored = store_of(request).put(data, max_side=s.image_max_side, max_pixels=s.image_max_pixels,
+                                   max_bytes=s.max_upload_bytes)
+    return JSONResponse({"ok": True, **stored.as_dict()})
+
+
+@router.get("/images/{image_id}", responses=ERRORS, summary="Metadata of an uploaded image")
+async def image_meta(image_id: str, request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True, **store_of(request).get(image_id).as_dict()})
+
+
+@router.get("/images/{image_id}/png", responses=ERRORS, summary="The uploaded image as the server holds it (PNG)")
+async def image_png(image_id: str, request: Request) -> Response:
+    return _png_response(png_of(store_of(request).get(image_id).image))
+
+
+@router.get("/samples", responses=ERRORS, summary="The built-in images")
+async def samples(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True, "samples": list_samples(sample_size(request))})
+
+
+@router.get("/samples/{name}", responses=ERRORS, summary="One built-in image's metadata")
+async def sample_meta(name: str, request: Request) -> JSONResponse:
+    img = load_sample(name, size=sample_size(request))
+    entry = next(s for s in list_samples(sample_size(request)) if s["id"] == name)
+    return JSONResponse({"ok": True, **entry, "resized": img.resized, "original_width": img.original_width,
+                         "original_height": img.original_height})
+
+
+@router.get("/samples/{name}/png", responses=ERRORS, summary="One built-in image as PNG")
+async def sample_png(name: str, request: Request) -> Response:
+    return _png_response(png_of(load_sample(name, size=sample_size(request))))
+
+
+@router.get("/kernels", responses=ERRORS, summary="The named kernels with their parameters")
+async def kernels() -> JSONResponse:
+    return JSONResponse({"ok": True, "kernels": list_kernels()})

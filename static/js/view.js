@@ -1,0 +1,140 @@
+// What every animator page shares: controls <-> URL, the player, presenter mode and its keys, the exports,
+// and the API's error sentence next to the control it is about.
+import { ApiError, post } from "./api.js";
+import { clearErrors, debounce, showError } from "./controls.js";
+import { copyText, downloadJson, exportPng } from "./exporter.js";
+import { Player } from "./player.js";
+import * as url from "./urlstate.js";
+
+/**
+ * spec: {name, names (error loc -> control name), load(params) -> Promise (fetch and draw; throws ApiError),
+ *        frame(k) (draw frame k), label(k), json() -> the trace to download, pytorch() -> code, resize()}.
+ * Returns {player, params(), refresh()}.
+ */
+export function setupView(spec) {
+  const form = document.getElementById("controls");
+  const playerRoot = document.getElementById("player");
+  const roots = [form, playerRoot];
+  const player = new Player(playerRoot, { onFrame: (k) => spec.frame(k), onStop: () => url.save(roots) });
+  url.restore(roots);
+  const urlFrame = new URLSearchParams(window.location.search).get("frame");
+  const startFrame = urlFrame === null ? (spec.startAtEnd ? Infinity : 0) : Number(urlFrame) || 0;
+  const params = () => url.values(form);
+  let generation = 0;
+  let firstLoad = true;
+
+  async function refresh() {
+    const mine = ++generation;
+    player.pause();
+    form.setAttribute("aria-busy", "true");
+    try {
+      const frames = await spec.load(params());
+      if (mine !== generation) return;
+      clearErrors(form);
+      player.setFrames(frames, spec.label, firstLoad ? startFrame : spec.startAtEnd ? Infinity : player.frame);
+      document.body.dataset.error = "";
+    } catch (err) {
+      if (mine !== generation) return;
+      if (!(err instanceof ApiError)) throw err;
+      showError(form, err, spec.names || {});
+      document.body.dataset.error = err.message;
+    } finally {
+      if (mine === generation) {
+        form.removeAttribute("aria-busy");
+        url.save(roots);
+        firstLoad = false;
+        if (!document.body.dataset.ready) {
+          document.body.dataset.ready = "true";
+          performance.mark("convscope:ready");
+        }
+      }
+    }
+  }
+
+  const changed = debounce(refresh, 180);
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  form.addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+  playerRoot.querySelector("select[name=speed]").addEventListener("change", () => url.save(roots));
+
+  bindPresenter(player, spec);
+  bindExports(spec);
+  let resizeTimer;
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => spec.resize?.(), 120); });
+  refresh();
+  return { player, params, refresh };
+}
+
+function typing(target) {
+  const tag = target.tagName;
+  return tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || target.isContentEditable;
+}
+
+/** Presenter mode: full screen and large type; keys: p, space, ←/→, +/−. The keys work outside it too. */
+function bindPresenter(player, spec) {
+  const button = document.getElementById("presenter");
+  const toggle = async () => {
+    const on = !document.body.classList.contains("presenter");
+    document.body.classList.toggle("presenter", on);
+    button.setAttribute("aria-pressed", String(on));
+    try {
+      if (on && !document.fullscreenElement) await document.documentElement.requestFullscreen?.();
+      if (!on && document.fullscreenElement) await document.exitFullscreen();
+    } catch { /* full screen refused (e.g. no user gesture): large type still applies */ }
+    spec.resize?.();
+  };
+  button.addEventListener("click", toggle);
+  document.addEventListener("fullscreenchange", () => {
+    if (!document.fullscreenElement && document.body.classList.contains("presenter")) toggle();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+    const onButton = e.target.tagName === "BUTTON" || e.target.tagName === "SUMMARY";
+    if (e.key === "p" || e.key === "P") toggle();
+    else if (e.key === " " && !onButton) player.toggle();
+    else if (e.key === "ArrowRight") player.step(1);
+    else if (e.key === "ArrowLeft") player.step(-1);
+    else if (e.key === "+" || e.key === "=") player.faster(1);
+    else if (e.key === "-" || e.key === "_") player.faster(-1);
+    else return;
+    e.preventDefault();
+  });
+}
+
+function bindExports(spec) {
+  const status = document.getElementById("export-status");
+  const say = (text) => { status.textContent = text; };
+  document.getElementById("export-png").addEventListener("click", async () => {
+    say("drawing…");
+    await exportPng(document.getElementById("stage"), `convscope-${spec.name}.png`);
+    say("PNG saved");
+  });
+  document.getElementById("export-json").addEventListener("click", () => {
+    downloadJson(spec.json(), `convscope-${spec.name}-trace.json`);
+    say("trace saved");
+  });
+  document.getElementById("export-pytorch").addEventListener("click", async () => {
+    const pre = document.getElementById("pytorch-code");
+    const copied = await copyText(pre.textContent, pre);
+    say(copied ? "PyTorch call copied" : "selected: press Ctrl+C to copy");
+  });
+}
+
+let spec;
+/** Whether the running server has an endpoint (from its OpenAPI spec: no 404 in the console asking). */
+export async function apiHas(path) {
+  spec = spec || fetch("/openapi.json").then((r) => r.json()).catch(() => ({ paths: {} }));
+  return Boolean((await spec).paths?.[`/api/v1${path}`]);
+}
+
+/** POST /shapes for one layer's formula with the numbers, or null while that endpoint does not exist. */
+export async function layerFormula(inputShape, layer) {
+  if (!(await apiHas("/shapes"))) return null;
+  try {
+    const res = await post("/shapes", { input_shape: inputShape, layers: [layer] });
+    return res.layers?.[0] || null;
+  } catch (err) {
+    if (err instanceof ApiError) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,270 @@
+// /receptive-field: the n/j/r/start table of a stack, a unit's field drawn through every layer, and the
+// pixels that really reach it (the effective field, by autograd on the server). All numbers are the server's:
+// the field in layer i comes from POST /receptive-field on the stack from layer i up to the unit.
+import { ApiError, get, post } from "../api.js";
+import { announce } from "../controls.js";
+import { CellGrid } from "../grid.js";
+import { heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
+import { apiHas, setupView } from "../view.js";
+import { channelFigure, fail, pythonCall } from "./shared.js";
+import { StackEditor } from "./stack_editor.js";
+
+const $ = (id) => document.getElementById(id);
+const form = document.getElementById("controls");
+const field = (name) => form.querySelector(`[name=${name}]`);
+const POINTWISE = new Set(["relu", "batch_norm2d", "dropout"]);
+const S = { presets: [], grids: [] };
+
+const editor = new StackEditor($("stack-rows"), field("stack"), () => {
+  field("preset").value = "custom";
+  resetUnit();
+  field("stack").dispatchEvent(new Event("input", { bubbles: true }));
+});
+$("add-layer").addEventListener("click", () => editor.add());
+
+function resetUnit() {
+  for (const n of ["ul", "uy", "ux"]) field(n).value = "";
+}
+
+async function loadPresets() {
+  if (!(await apiHas("/presets"))) {
+    $("preset-note").textContent = "This server has no /api/v1/presets yet: build a stack by hand.";
+    return;
+  }
+  const { presets } = await get("/presets");
+  S.presets = presets;
+  for (const p of presets) field("preset").append(new Option(p.title, p.id));
+  field("preset").value = "dilated-1-2-4";
+  field("preset").addEventListener("change", () => usePreset(field("preset").value));
+}
+
+function usePreset(id) {
+  const preset = S.presets.find((p) => p.id === id);
+  if (!preset) return;
+  field("h").value = preset.input_size[0];
+  field("w").value = preset.input_size[1];
+  resetUnit();
+  editor.set(preset.layers, { silent: true });
+  $("preset-note").textContent = `${preset.description} — ${preset.source}`;
+}
+
+// ---------------------------------------------------------------- loading
+async function load(p) {
+  if (!(await apiHas("/receptive-field"))) fail("preset", "This server has no /api/v1/receptive-field yet.");
+  if (editor.problem) fail("stack", `In the address, ${editor.problem}.`);
+  if (!editor.layers.length && p.preset !== "custom") usePreset(p.preset);
+  editor.draw();
+  const layers = editor.layers;
+  if (!layers.length) fail("stack", "The stack is empty: add a layer or pick a preset.");
+  const size = [Number(field("h").value), Number(field("w").value)]; // a preset may have just set them
+  const rf = await post("/receptive-field", { input_size: size, layers });
+  // The levels drawn: the input and every layer that changes the geometry, up to flatten.
+  const levels = [];
+  for (const [k, entry] of rf.layers.entries()) {
+    if (entry.op === "flatten" || entry.op === "linear") break;
+    if (k === 0 || !POINTWISE.has(entry.op)) levels.push(k);
+  }
+  const top = levels[levels.length - 1];
+  const L = p.ul !== "" && levels.includes(Number(p.ul)) ? Number(p.ul) : top;
+  const n = rf.layers[L].n;
+  const inRange = (v, m) => v !== "" && Number.isInteger(Number(v)) && Number(v) >= 0 && Number(v) < m;
+  const unit = { layer: L, y: inRange(p.uy, n[0]) ? Number(p.uy) : Math.floor(n[0] / 2),
+    x: inRange(p.ux, n[1]) ? Number(p.ux) : Math.floor(n[1] / 2) };
+  Object.assign(S, { p, layers, size, rf, levels, unit });
+  const below = levels.filter((k) => k < L);
+  const fields = await Promise.all(below.map((k) => regionIn(k)));
+  S.fields = new Map(below.map((k, i) => [k, fields[i]]));
+  render();
+  return below.length + 1;
+}
+
+/** The unit's field in level k's units: the stack from layer k to the unit, with level k as its input. */
+async function regionIn(k) {
+  const { unit, layers, rf } = S;
+  const body = { input_size: rf.layers[k].n, layers: layers.slice(k, unit.layer),
+    unit: { layer: unit.layer - k, y: unit.y, x: unit.x } };
+  if (k === 0 && S.p.effective) body.effective = { weights: "constant", channels: 1 };
+  try {
+    return await post("/receptive-field", body);
+  } catch (err) {
+    if (!(err instanceof ApiError) || !body.effective) throw err;
+    delete body.effective; // too costly to measure: draw the arithmetic field alone, and say why
+    return { ...(await post("/receptive-field", body)), effectiveError: err.message };
+  }
+}
+
+// ---------------------------------------------------------------- drawing
+function pair(v) {
+  return v[0] === v[1] ? f(v[0]) : `${f(v[0])}, ${f(v[1])}`;
+}
+
+function render() {
+  const { rf, levels, unit } = S;
+  const tbody = $("rf-table").querySelector("tbody");
+  tbody.replaceChildren(...rf.layers.map((e, k) => {
+    const tr = document.createElement("tr");
+    tr.className = k === unit.layer ? "selected" : "";
+    for (const text of [k, e.name, e.op, pair(e.n), pair(e.j), pair(e.r), pair(e.start)]) {
+      const td = document.createElement("td");
+      td.textContent = String(text);
+      tr.append(td);
+    }
+    if (levels.includes(k)) {
+      const td = tr.children[1];
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = e.name;
+      b.setAttribute("aria-label", `pick the centre unit of ${e.name}`);
+      b.addEventListener("click", () => pick(k, Math.floor(e.n[0] / 2), Math.floor(e.n[1] / 2)));
+      td.replaceChildren(b);
+    }
+    return tr;
+  }));
+  const eff = S.fields.get(0)?.effective;
+  const host = $("levels");
+  host.replaceChildren();
+  S.grids = [...levels].reverse().filter((k) => k <= unit.layer || k === levels[levels.length - 1]).map((k) => {
+    const e = rf.layers[k];
+    const fig = channelFigure(host, `${k === 0 ? "input" : e.name} · n ${pair(e.n)} · j ${pair(e.j)} · r ${pair(e.r)}`);
+    const grid = new CellGrid(fig.body, { label: `${e.name}: ${e.n.join(" by ")} units`, colorscale: "Viridis",
+      describe: (y, x) => `${k === 0 ? "pixel" : `unit of ${e.name}`} (${y}, ${x})${effAt(k, y, x)} · click: draw its field`,
+      onClick: (y, x) => pick(k, y, x) });
+    grid.level = k;
+    const values = k === 0 && eff ? effValues(eff) : null;
+    grid.setCells({ rows: e.n[0], cols: e.n[1], zmin: 0, zmax: eff?.heatmap.max || 1,
+      cell: values ? (y, x) => ({ kind: "real", v: values[y][x], text: "" }) : () => ({ kind: "plain" }) });
+    return grid;
+  });
+  drawEffective(eff);
+  layout();
+}
+
+function effAt(k, y, x) {
+  const eff = S.fields.get(0)?.effective;
+  if (k !== 0 || !eff) return "";
+  const v = effValues(eff)[y][x];
+  return v ? `: |∂unit/∂x| = ${f(v)}` : ": does not reach the unit";
+}
+
+/** The heatmap as rows of numbers: a nested list, or base64 uint8 scaled to [min, max] (decoded, not computed). */
+function effValues(eff) {
+  const h = eff.heatmap;
+  if (h.encoding === "list") return h.data;
+  if (h._rows) return h._rows;
+  const bytes = Uint8Array.from(atob(h.data), (ch) => ch.charCodeAt(0));
+  const rows = [];
+  for (let y = 0; y < h.height; y++) rows.push(Array.from(bytes.subarray(y * h.width, (y + 1) * h.width), (b) => h.min + (b / 255) * (h.max - h.min)));
+  h._rows = rows;
+  return rows;
+}
+
+function drawEffective(eff) {
+  const plot = $("plot-effective");
+  const note = S.fields.get(0)?.effectiveError;
+  if (!eff) {
+    plot.textContent = note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit.");
+    return;
+  }
+  plot.textContent = "";
+  $("t-eff").textContent = `effective receptive field |∂unit/∂x| · ${eff.nonzero} pixels reach the unit`;
+  whenPlotlyReady().then(() => heatmap(plot, effValues(eff), { showValues: false, colorscale: "Viridis", dtick: eff.heatmap.width > 16 ? 8 : 1 }));
+}
+
+function layout() {
+  const big = document.body.classList.contains("presenter");
+  const width = $("levels").clientWidth;
+  for (const g of S.grids) {
+    g.opts.maxCell = big ? 40 : 28;
+    g.opts.minCell = 1;
+    const side = g.level === 0 ? Math.min(width - 20, big ? 640 : 460) : Math.min(width / 3 - 24, big ? 360 : 260);
+    g.layout(side, side);
+  }
+  if (S.rf) drawFrame(S.frame ?? 0);
+}
+
+/** Frame k: the field drawn from the unit's layer down through k more levels. */
+function drawFrame(k) {
+  S.frame = k;
+  const { unit } = S;
+  const shown = S.levels.filter((lv) => lv <= unit.layer).reverse().slice(0, k + 1);
+  const eff = S.fields.get(0)?.effective;
+  for (const g of S.grids) {
+    const marks = {};
+    if (g.level === unit.layer) marks.current = [[unit.y, unit.x]];
+    const fld = S.fields.get(g.level);
+    if (fld && shown.includes(g.level)) {
+      const c = fld.clipped;
+      const r = fld.region;
+      marks.boxes = [{ r0: r.y0, r1: r.y1, c0: r.x0, c1: r.x1, color: "#e69f00", dash: true, width: 2 },
+        { r0: c.y0, r1: c.y1, c0: c.x0, c1: c.x1, color: "#e69f00", width: 3 }];
+      if (g.level === 0 && eff) marks.cross = holes(c, effValues(eff));
+    }
+    g.mark(marks);
+  }
+  $("sum").textContent = describeUnit(shown.length === S.levels.filter((lv) => lv <= unit.layer).length);
+}
+
+/** Pixels inside the clipped field whose gradient is exactly zero: they never reach the unit. */
+function holes(box, values) {
+  const out = [];
+  for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++) if (!values[y][x]) out.push([y, x]);
+  return out;
+}
+
+function describeUnit(complete) {
+  const { unit, rf } = S;
+  const e = rf.layers[unit.layer];
+  const input = S.fields.get(0);
+  if (!input) return `the input pixel (${unit.y}, ${unit.x})`;
+  const r = input.region;
+  const c = input.clipped;
+  let text = `unit (${unit.y}, ${unit.x}) of ${e.name}: r = ${pair(e.r)}, centre (${input.unit.centre.map(f).join(", ")}); ` +
+    `field y [${f(r.y0)}, ${f(r.y1)}) × x [${f(r.x0)}, ${f(r.x1)}), clipped to y [${c.y0}, ${c.y1}) × x [${c.x0}, ${c.x1})`;
+  const eff = input.effective;
+  if (eff) {
+    const h = holes(c, effValues(eff)).length;
+    text += ` · ${eff.nonzero} pixels reach it${h ? `; ${h} inside the field do not (gridding)` : ""}`;
+  }
+  return complete ? text : `${text} · stepping down: ${S.frame + 1} of ${S.levels.filter((lv) => lv <= unit.layer).length} levels`;
+}
+
+function pick(layer, y, x) {
+  field("ul").value = layer;
+  field("uy").value = y;
+  field("ux").value = x;
+  form.dispatchEvent(new Event("change"));
+  announce(`picked unit (${y}, ${x}) of ${S.rf.layers[layer].name}`);
+}
+
+function pytorch() {
+  const lines = ["import torch", "import torch.nn as nn", "", "stack = nn.Sequential("];
+  const names = { conv2d: "nn.Conv2d", max_pool2d: "nn.MaxPool2d", avg_pool2d: "nn.AvgPool2d", conv_transpose2d: "nn.ConvTranspose2d",
+    relu: "nn.ReLU", batch_norm2d: "nn.BatchNorm2d", dropout: "nn.Dropout", flatten: "nn.Flatten", linear: "nn.Linear",
+    adaptive_avg_pool2d: "nn.AdaptiveAvgPool2d", max_unpool2d: "nn.MaxUnpool2d" };
+  let channels = 1;
+  for (const layer of S.layers) {
+    const { op, name, out_channels: oc, ...rest } = layer;
+    const positional = op.startsWith("conv") ? [channels, oc ?? 1] : [];
+    if (op.startsWith("conv")) channels = oc ?? 1;
+    lines.push(`    ${pythonCall(names[op] || op, positional, rest)},${name ? `  # ${name}` : ""}`);
+  }
+  lines.push(")", `x = torch.zeros(1, 1, ${S.size[0]}, ${S.size[1]})  # the receptive field does not depend on the values`);
+  return lines.join("\n");
+}
+
+await loadPresets();
+S.view = setupView({
+  name: "receptive-field",
+  names: { layers: "stack", input_size: "h", unit: "ul", effective: "effective" },
+  load: async (p) => {
+    const frames = await load(p);
+    $("pytorch-code").textContent = pytorch();
+    return frames;
+  },
+  frame: (k) => drawFrame(k),
+  label: (k) => (k ? `${k} level${k > 1 ? "s" : ""} down` : "the unit"),
+  startAtEnd: true, // the whole field at first; stepping back peels it off level by level
+  json: () => ({ input_size: S.size, layers: S.layers, receptive_field: S.rf, unit: S.unit,
+    fields: Object.fromEntries(S.fields) }),
+  resize: () => S.rf && layout(),
+});

@@ -1,0 +1,93 @@
+// Pieces the views share: channel figures, fitting grids to their panel, checking typed numbers,
+// and writing tensors and calls as Python.
+import { ApiError } from "../api.js";
+import { groupColor } from "../palette.js";
+
+/** A captioned figure for one channel; a group's Okabe–Ito colour on its edge when it has one. */
+export function channelFigure(host, caption, group = null) {
+  const fig = document.createElement("figure");
+  fig.className = "channel";
+  if (group !== null && group !== undefined) {
+    fig.style.setProperty("--group", groupColor(group));
+    fig.classList.add("grouped");
+  }
+  const body = document.createElement("div");
+  const cap = document.createElement("figcaption");
+  cap.textContent = group !== null && group !== undefined ? `${caption} · group ${group}` : caption;
+  fig.append(body, cap);
+  host.append(fig);
+  return { fig, body, cap };
+}
+
+/** Lay grids out side by side in host's width; presenter mode allows bigger cells. */
+export function fitGrids(grids, host, big, share = 1, maxPerRow = 2) {
+  if (!grids.length) return;
+  const width = Math.max(120, host.clientWidth || host.parentElement.clientWidth);
+  const perRow = Math.max(1, Math.min(grids.length, maxPerRow));
+  const rows = Math.ceil(grids.length / perRow);
+  const tall = (big ? window.innerHeight * 0.7 : Math.min(window.innerHeight * 0.62, 600)) * share;
+  const chrome = grids.length > 1 ? 26 : 4; // the gap, a group's coloured edge and its padding
+  for (const g of grids) {
+    g.opts.maxCell = big ? 72 : 46;
+    g.layout(width / perRow - chrome, tall / rows - 26);
+  }
+}
+
+/** Typed numbers must be whole and within the page's range; otherwise an error beside the control. */
+export function checkInts(params, ranges) {
+  for (const [name, [lo, hi]] of Object.entries(ranges)) {
+    const text = String(params[name] ?? "").trim();
+    const v = Number(text);
+    if (text === "" || !Number.isInteger(v)) fail(name, `${name} must be a whole number, got "${text}".`);
+    if (v < lo) fail(name, `${name} must be at least ${lo}, got ${v}.`);
+    if (v > hi) fail(name, `${name} is ${v}; this page draws at most ${hi} (the API itself takes larger ones).`);
+  }
+}
+
+export function fail(name, message) {
+  throw new ApiError({ status: 0, error: message, errors: [{ loc: [name], msg: message }] });
+}
+
+/** A nested array as torch.tensor([...], dtype=torch.float64). */
+export function tensorLiteral(t) {
+  return `torch.tensor(${JSON.stringify(t).replaceAll(",", ", ")}, dtype=torch.float64)`;
+}
+
+function py(v) {
+  if (Array.isArray(v)) return `(${v.map(py).join(", ")})`;
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (v === null || v === undefined) return "None";
+  return String(v);
+}
+
+/** fn(positional..., key=value...) with Python literals. */
+export function pythonCall(fn, positional, kwargs) {
+  const named = Object.entries(kwargs).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${py(v)}`);
+  return `${fn}(${[...positional, ...named].join(", ")})`;
+}
+
+/** cell(r, c) for a plain 2-D array (values coloured by the grid's scale). */
+export function planeCell(plane) {
+  return (r, c) => ({ kind: "real", v: plane[r][c] });
+}
+
+/** The 2-D plane [n=0][c] of a rank-4 tensor. */
+export const plane = (t, c = 0) => t[0][c];
+
+/** Plain-text shape "a×b×c". */
+export const dims = (shape) => shape.join("×");
+
+/**
+ * A kernel plane drawn with its dilation: tap (ky, kx) at (ky·dh, kx·dw), the cells between left as gaps.
+ * Layout for drawing only; what the kernel reads comes from the trace. Returns setCells' arguments and a
+ * function placing a tap in the drawing.
+ */
+export function dilatedKernel(taps, dh, dw) {
+  return {
+    rows: dh * (taps.length - 1) + 1, cols: dw * (taps[0].length - 1) + 1,
+    cell: (y, x) => (y % dh || x % dw ? { kind: "gap" } : { kind: "real", v: taps[y / dh][x / dw] }),
+    place: (ky, kx) => [ky * dh, kx * dw],
+    tapAt: (y, x) => (y % dh || x % dw ? null : [y / dh, x / dw]),
+  };
+}

@@ -1,0 +1,229 @@
+// /transpose: conv_transpose2d as a scatter of weighted kernel copies, as a direct convolution over the
+// zero-stretched input (from POST /api/v1/views/transpose), and as the matrix Cᵀ (the op's toeplitz extra).
+import { ApiError, post } from "../api.js";
+import { announce } from "../controls.js";
+import { randomTensor, rng } from "../data.js";
+import { CellGrid } from "../grid.js";
+import { formatNumber as f } from "../plot.js";
+import { TraceIndex, outRc, sumText } from "../trace.js";
+import { intOrPair } from "../urlstate.js";
+import { setupView } from "../view.js";
+import { checkInts, dilatedKernel, dims, fail, planeCell, pythonCall, tensorLiteral } from "./shared.js";
+
+const $ = (id) => document.getElementById(id);
+const S = { grids: {} };
+const KIND = { input: "real", inserted: "inserted", padding: "pad", output_padding: "op" };
+
+async function load(p) {
+  checkInts(p, { h: [1, 24], w: [1, 24], seed: [0, 2 ** 31] });
+  const k = intOrPair(p.k, 3);
+  const [kh, kw] = typeof k === "number" ? [k, k] : Array.isArray(k) ? k : fail("k", `kernel must be a number or height,width, got "${p.k}".`);
+  if (!(kh >= 1 && kw >= 1 && kh <= 9 && kw <= 9)) fail("k", `kernel sizes must be between 1 and 9 on this page, got ${kh}×${kw}.`);
+  const next = rng(p.seed);
+  const body = { input: [[randomTensor([Number(p.h), Number(p.w)], 1, 4, next)]],
+    weight: [[randomTensor([kh, kw], 1, 3, next)]], stride: intOrPair(p.stride, 1), padding: intOrPair(p.padding, 0),
+    output_padding: intOrPair(p.output_padding, 0), dilation: intOrPair(p.dilation, 1) };
+  const [tr, view, toe] = await Promise.all([
+    post("/ops/conv_transpose2d", { ...body, extras: ["trace"] }),
+    post("/views/transpose", body),
+    post("/ops/conv_transpose2d", { ...body, extras: ["toeplitz"] }).catch((err) => {
+      if (err instanceof ApiError) return { error: err.message };
+      throw err;
+    }),
+  ]);
+  Object.assign(S, { p, body, tr, view, toe, t: new TraceIndex(tr.trace), d: new TraceIndex(view.direct.trace) });
+  index();
+  render();
+  return p.animate === "gather" ? S.t.cells.length : S.inputs.length;
+}
+
+/** Lookup tables: input cells in row-major order (the Toeplitz columns), and where each sits when stretched. */
+function index() {
+  const x = S.body.input[0][0];
+  S.inputs = [];
+  S.colOf = new Map();
+  x.forEach((row, iy) => row.forEach((_, ix) => { S.colOf.set(`${iy},${ix}`, S.inputs.length); S.inputs.push([iy, ix]); }));
+  S.stretchedOf = new Map();
+  S.view.origin.forEach((row, sy) => row.forEach((o, sx) => { if (o) S.stretchedOf.set(`${o[0]},${o[1]}`, [sy, sx]); }));
+}
+
+function grid(id, label, extra = {}) {
+  const g = new CellGrid($(`g-${id}`), { label, describe: (r, c) => describe(id, r, c),
+    onHover: (r, c) => hover(id, r, c), onLeave: () => drawFrame(S.frame), ...extra });
+  S.grids[id] = g;
+  return g;
+}
+
+function render() {
+  const { body, tr, view, toe } = S;
+  const [dh, dw] = tr.trace.dilation;
+  S.kw = dilatedKernel(body.weight[0][0], dh, dw);
+  S.kf = dilatedKernel(view.flipped_weight[0][0], dh, dw);
+  grid("x", "input x").setCells({ rows: body.input[0][0].length, cols: body.input[0][0][0].length, cell: planeCell(body.input[0][0]) });
+  grid("w", "kernel w", { colorscale: "Cividis", axes: false }).setCells(S.kw);
+  grid("y", "output y").setCells({ rows: tr.shape[2], cols: tr.shape[3], cell: planeCell(tr.output[0][0]) });
+  const st = view.stretched[0][0];
+  grid("s", "stretched, padded input").setCells({ rows: st.length, cols: st[0].length,
+    cell: (r, c) => ({ kind: KIND[view.kinds[r][c]], v: st[r][c] }) });
+  grid("f", "flipped kernel", { colorscale: "Cividis", axes: false }).setCells(S.kf);
+  grid("d", "output of the direct convolution").setCells({ rows: view.shape[2], cols: view.shape[3],
+    cell: planeCell(view.direct.output[0][0]) });
+  if (toe.error) {
+    S.grids.c = null;
+    $("g-c").innerHTML = `<p class="error"></p>`;
+    $("g-c").firstChild.textContent = toe.error;
+  } else {
+    grid("c", "matrix C transposed", { colorscale: "Cividis" }).setCells({ rows: toe.toeplitz.length,
+      cols: toe.toeplitz[0].length, cell: (r, c) => (toe.toeplitz[r][c] ? { kind: "real", v: toe.toeplitz[r][c] }
+        : { kind: "inserted", text: "" }) });
+  }
+  const side = (v) => (v < 0 ? `cropped ${-v}` : `${v}`);
+  const axes = view.pad.map(([lo, hi]) => `${side(lo)} before, ${side(hi)} after`);
+  const pad = axes[0] === axes[1] ? axes[0] : axes.join("; ");
+  $("t-x").textContent = `input x · ${dims(tr.trace.input_shape)}`;
+  $("t-w").textContent = `kernel w · ${dims(body.weight[0][0].length ? [body.weight[0][0].length, body.weight[0][0][0].length] : [])}`;
+  $("t-y").textContent = `output y · ${dims(tr.shape)}`;
+  $("t-s").textContent = `x stretched (stride ${tr.trace.stride.join("×")}), padded ${pad} · ${dims(view.stretched_shape)}`;
+  $("t-f").textContent = "w flipped · cross-correlation";
+  $("t-d").textContent = `output y · ${dims(view.shape)}${view.matches ? " · equals the scatter ✓" : " · DIFFERS"}`;
+  $("t-c").textContent = toe.error ? "3 · As a matrix: y = Cᵀ x" : `3 · As a matrix: y = Cᵀ x · Cᵀ is ${toe.toeplitz.length}×${toe.toeplitz[0].length}: ` +
+    "a row per output cell, a column per input cell";
+  layout();
+}
+
+function layout() {
+  const big = document.body.classList.contains("presenter");
+  for (const [id, g] of Object.entries(S.grids)) {
+    if (!g) continue;
+    g.opts.maxCell = big ? 72 : 48;
+    const host = g.el.parentElement;
+    const width = id === "c" ? $("stage").clientWidth * 0.45 : host.clientWidth - 4;
+    g.layout(Math.max(120, width), id === "c" ? (big ? 700 : 560) : (big ? window.innerHeight * 0.42 : 300));
+  }
+  if (S.tr) drawFrame(S.frame ?? 0);
+}
+
+// ---------------------------------------------------------------- marks
+const yx = (at) => [at[1], at[2]];
+
+function scatterMarks(iy, ix) {
+  const fed = S.t.feeds(0, iy, ix).direct;
+  const marks = { x: { current: [[iy, ix]] }, y: { fed: [], labels: [] }, d: { fed: [] }, w: { lit: [] } };
+  const parts = [];
+  for (const i of fed) {
+    const [, oy, ox] = outRc(S.t.cells[i].out);
+    const read = S.t.reads(i).find((r) => r.at[1] === iy && r.at[2] === ix);
+    marks.y.fed.push([oy, ox]);
+    marks.y.labels.push({ r: oy, c: ox, text: `+${f(read.term)}` });
+    marks.d.fed.push([oy, ox]);
+    marks.w.lit.push(S.kw.place(read.tap[2], read.tap[3]));
+    parts.push(`(${oy}, ${ox}) += ${f(read.input)}·${f(read.weight)}`);
+  }
+  const s = S.stretchedOf.get(`${iy},${ix}`);
+  marks.s = { current: s ? [s] : [] };
+  const col = S.colOf.get(`${iy},${ix}`);
+  if (S.grids.c) marks.c = { lit: fed.map((r) => [r, col]) };
+  const text = `x(${iy}, ${ix}) = ${f(S.body.input[0][0][iy][ix])} adds a copy of w × ${f(S.body.input[0][0][iy][ix])}: ${parts.join(", ")}`;
+  return [marks, text];
+}
+
+function gatherMarks(i) {
+  const [, oy, ox] = outRc(S.t.cells[i].out);
+  const reads = S.t.reads(i);
+  const j = S.d.outAt(0, oy, ox);
+  const dreads = S.d.reads(j);
+  const marks = {
+    y: { current: [[oy, ox]] }, d: { current: [[oy, ox]] },
+    x: { lit: reads.map((r) => yx(r.at)), labels: reads.map((r) => ({ r: r.at[1], c: r.at[2], text: `×${f(r.weight)}` })) },
+    w: { lit: reads.map((r) => S.kw.place(r.tap[2], r.tap[3])) },
+    s: { lit: dreads.map((r) => yx(r.at)), labels: dreads.map((r) => ({ r: r.at[1], c: r.at[2], text: `×${f(r.weight)}` })) },
+    f: { lit: dreads.map((r) => S.kf.place(r.tap[2], r.tap[3])) },
+  };
+  if (S.grids.c) marks.c = { lit: reads.map((r) => [i, S.colOf.get(`${r.at[1]},${r.at[2]}`)]) };
+  const text = `y(${oy}, ${ox}) = ${sumText(S.t.cells[i])}   ·   direct: ${sumText(S.d.cells[j], { maxTerms: 40 })}`;
+  return [marks, text];
+}
+
+function apply([marks, text], veilUpTo = null) {
+  if (veilUpTo !== null) {
+    const veil = S.t.cells.filter((_, j) => j > veilUpTo).map((c) => outRc(c.out).slice(1));
+    marks.y = { ...marks.y, veil };
+    marks.d = { ...marks.d, veil };
+  }
+  for (const [id, g] of Object.entries(S.grids)) g?.mark(marks[id] || {});
+  $("sum").textContent = text;
+  return text;
+}
+
+function drawFrame(k) {
+  S.frame = k;
+  if (S.p.animate === "gather") apply(gatherMarks(k), k);
+  else apply(scatterMarks(...S.inputs[k]));
+}
+
+function hover(id, r, c) {
+  S.view_.player.pause();
+  let text;
+  if (id === "x") text = apply(scatterMarks(r, c));
+  else if (id === "y" || id === "d") text = apply(gatherMarks(S.t.outAt(0, r, c)));
+  else if (id === "c") {
+    const [iy, ix] = S.inputs[c];
+    const [marks] = gatherMarks(r);
+    marks.x = { current: [[iy, ix]] };
+    marks.c = { current: [[r, c]] };
+    const [, oy, ox] = outRc(S.t.cells[r].out);
+    text = apply([marks, `Cᵀ[${r}, ${c}] = ${f(S.toe.toeplitz[r][c])}: output (${oy}, ${ox}) gets ${f(S.toe.toeplitz[r][c])} × x(${iy}, ${ix})`]);
+  } else if (id === "s") {
+    const fed = S.d.feeds(0, r, c).direct.map((j) => outRc(S.d.cells[j].out).slice(1));
+    text = apply([{ s: { current: [[r, c]] }, d: { fed } }, describe(id, r, c)]);
+  } else return;
+  announce(text);
+}
+
+function describe(id, r, c) {
+  const { view } = S;
+  if (id === "s") {
+    const kind = view.kinds[r][c];
+    const o = view.origin[r][c];
+    if (kind === "input") return `x(${o[0]}, ${o[1]}) = ${f(view.stretched[0][0][r][c])}, stretched to (${r}, ${c})`;
+    return { inserted: "an inserted zero (stride − 1 between input cells)", padding: "padding: d(k−1)−p zeros",
+      output_padding: "output_padding: extra zeros at the bottom/right" }[kind];
+  }
+  if (id === "w" || id === "f") {
+    const k = (id === "w" ? S.kw : S.kf).tapAt(r, c);
+    const t = id === "w" ? S.body.weight[0][0] : view.flipped_weight[0][0];
+    return k ? `${id === "w" ? "w" : "w flipped"}[${k[0]}, ${k[1]}] = ${f(t[k[0]][k[1]])}` : "dilation gap";
+  }
+  if (id === "x") return `input x(${r}, ${c}) = ${f(S.body.input[0][0][r][c])}`;
+  if (id === "c") return `row ${r} (an output cell), column ${c} (an input cell): ${f(S.toe.toeplitz[r][c])}`;
+  const i = S.t.outAt(0, r, c);
+  return i === undefined ? "" : `output y(${r}, ${c}) = ${sumText(S.t.cells[i], { maxTerms: 12 })}`;
+}
+
+function pytorch() {
+  const b = S.body;
+  return ["import torch", "import torch.nn.functional as F", "", `x = ${tensorLiteral(b.input)}`, `w = ${tensorLiteral(b.weight)}`,
+    `y = ${pythonCall("F.conv_transpose2d", ["x", "w"], { stride: b.stride, padding: b.padding,
+      output_padding: b.output_padding, dilation: b.dilation })}`,
+    "# the same y as a direct convolution:",
+    `xs = ${tensorLiteral(S.view.stretched)}  # stretched and padded`,
+    `y2 = F.conv2d(xs, w.transpose(0, 1).flip(-1, -2), dilation=${JSON.stringify(b.dilation)})`].join("\n");
+}
+
+S.view_ = setupView({
+  name: "transpose",
+  names: { weight: "k", input: "h" },
+  load: async (p) => {
+    const frames = await load(p);
+    $("pytorch-code").textContent = pytorch();
+    return frames;
+  },
+  frame: (k) => drawFrame(k),
+  label: (k) => {
+    if (S.p.animate === "gather") { const [, y, x] = outRc(S.t.cells[k].out); return `output (${y}, ${x})`; }
+    return `input (${S.inputs[k][0]}, ${S.inputs[k][1]})`;
+  },
+  json: () => ({ request: S.body, conv_transpose2d: S.tr.trace, direct: S.view.direct.trace, stretched: S.view.stretched,
+    kinds: S.view.kinds, toeplitz: S.toe.toeplitz }),
+  resize: () => S.tr && layout(),
+});
