@@ -49,8 +49,9 @@ def _shifted(full: torch.Tensor, start: tuple[int, int], size: tuple[int, ...], 
     out = []
     for dy, dx in ((-1, -1), (1, 1), (-1, 0), (1, 0), (0, -1), (0, 1)):
         y, x = start[0] + dy, start[1] + dx
-        if 0 <= y and 0 <= x and y + (size[0] - 1) * stride < full.shape[2] and x + (size[1] - 1) * stride < full.shape[3]:
-            out.append(full[:, :, y:y + (size[0] - 1) * stride + 1:stride, x:x + (size[1] - 1) * stride + 1:stride])
+        y_end, x_end = y + (size[0] - 1) * stride + 1, x + (size[1] - 1) * stride + 1
+        if 0 <= y and 0 <= x and y_end <= full.shape[2] and x_end <= full.shape[3]:
+            out.append(full[:, :, y:y_end:stride, x:x_end:stride])
     return out
 
 
@@ -103,10 +104,12 @@ def _conv_values(rng: random.Random, difficulty: int) -> Problem:
         if p:
             found.append(Mistake(f"You left out the padding: pad p = {p} zeros on every side first.", conv(padding=0)))
             full = F.conv2d(F.pad(x, (p + 1,) * 4), w_t, bias, 1, 0, d, g)
+            shifted = _shifted(full, (1, 1), out_hw, s)
             found += [Mistake(f"Your values are shifted by one cell at a padded border: pad p = {p} zeros on every "
-                              f"side, then start at the top-left.", v.numpy()) for v in _shifted(full, (1, 1), out_hw, s)]
+                              f"side, then start at the top-left.", v.numpy()) for v in shifted]
         if d > 1:
-            found.append(Mistake(f"You left out the dilation: the kernel taps are d = {d} cells apart.", conv(dilation=1)))
+            found.append(Mistake(f"You left out the dilation: the kernel taps are d = {d} cells apart.",
+                                 conv(dilation=1)))
         if s > 1:
             found.append(Mistake(f"You left out the stride: the window moves s = {s} cells at a time.", conv(stride=1)))
         ceil = [-(-(n + 2 * p - d * (k - 1) - 1) // s) + 1 for n in (h, w)]
@@ -173,9 +176,11 @@ def _transpose_values(rng: random.Random, difficulty: int) -> Problem:
                              "the previous one.", convt(stride=1, output_padding=0)))
         return distinct([m for m in found if m.value is not None], None)
 
-    prompt = (f"Compute conv_transpose2d ({_params_text(body, ('stride', 'padding', 'output_padding', 'dilation', 'groups'))}"
-              f") of the 1×{c_in}×{n}×{n} input with the {c_in}×{c_out // g}×{k}×{k} weight (C_in × C_out/groups × "
-              f"kH × kW){' and bias ' + str(body['bias']) if 'bias' in body else ''}. {_planes('input', body['input'])}; "
+    keys = ("stride", "padding", "output_padding", "dilation", "groups")
+    prompt = (f"Compute conv_transpose2d ({_params_text(body, keys)}) of the 1×{c_in}×{n}×{n} input with the "
+              f"{c_in}×{c_out // g}×{k}×{k} weight (C_in × C_out/groups × "
+              f"kH × kW){' and bias ' + str(body['bias']) if 'bias' in body else ''}. "
+              f"{_planes('input', body['input'])}; "
               f"{_planes('weight', body['weight'])}. Give the output, N×C×H×W.")
     return Problem("Values of a transposed convolution", prompt, body, TENSOR_FORMAT,
                    lambda: _run("conv_transpose2d", body)["output"].tolist(), mistakes)
@@ -345,7 +350,8 @@ def _backward_values(rng: random.Random, difficulty: int) -> Problem:
         if "grad_input" in fields:
             unflipped = torch.nn.grad.conv2d_input(x.shape, w_t.flip(-1, -2), g, s, p)
             found.append(Mistake("the kernel is used unrotated: grad_input is the full cross-correlation of "
-                                 "grad_output with the kernel rotated by 180° (conv_transpose2d of grad_output with the "
+                                 "grad_output with the kernel rotated by 180° (conv_transpose2d of grad_output with "
+                                 "the "
                                  "kernel as it is).", unflipped.numpy(), field="grad_input"))
         if "grad_weight" in fields:
             right = torch.nn.grad.conv2d_weight(x, w_t.shape, g, s, p)

@@ -185,7 +185,7 @@ def _grade_integer(answer: Any, expected: int, mistakes: Callable[[], list[Mista
     for m in mistakes():
         if m.value is not None and m.value == got:
             return 0.0, False, m.sentence
-    return 0.0, False, f"Not quite: {got} is too {'large' if got > expected else 'small'}."
+    return 0.0, False, f"Not quite: {_what(got)} is too {'large' if got > expected else 'small'}."
 
 
 def rel_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -209,9 +209,13 @@ def _close(a: np.ndarray, b: Any) -> bool:
 def _grade_values(answer: Any, expected: np.ndarray, mistakes: Callable[[], list[Mistake]], label: str
                   ) -> tuple[float, bool, str]:
     if expected.ndim == 0:
-        if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        try:
+            value = float(answer) if isinstance(answer, (int, float)) and not isinstance(answer, bool) else math.nan
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
             raise _Malformed(f"{label} must be a finite number, got {_what(answer)}.")
-        a = np.asarray(float(answer))
+        a = np.asarray(value)
     else:
         try:
             a = parse_tensor(answer, label, cap=max(10_000, 10 * expected.size))

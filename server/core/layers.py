@@ -31,6 +31,8 @@ from . import shapes
 from .exceptions import InvalidRequest
 
 MAX_LAYERS = 512
+MAX_SIZE = 1_000_000  # any integer argument, and every axis of every shape
+MAX_COUNT = 10**18  # params and MACs of one layer: far past any real network, well inside JSON's int64
 
 _CONV_KEYS = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}
 LAYER_KEYS: dict[str, frozenset[str]] = {op: frozenset(keys | {"op", "name"}) for op, keys in {
@@ -84,21 +86,41 @@ def shape_text(shape: Sequence[int]) -> str:
     return "×".join(str(v) for v in shape)
 
 
+def _size(v: Any) -> bool:
+    return is_int(v) and 1 <= v <= MAX_SIZE
+
+
 def size_pair(value: Any, name: str = "input_size") -> tuple[int, int]:
     """[H, W] (or one int for a square)."""
-    if is_int(value) and value >= 1:
+    if _size(value):
         return value, value
-    if isinstance(value, list) and len(value) == 2 and all(is_int(v) and v >= 1 for v in value):
+    if isinstance(value, list) and len(value) == 2 and all(_size(v) for v in value):
         return value[0], value[1]
-    raise InvalidRequest(f"{name} must be [H, W], two positive integers, got {value!r}.", [name])
+    raise InvalidRequest(f"{name} must be [H, W], two integers from 1 to {MAX_SIZE:,}, got {value!r}.", [name])
 
 
 def check_input_shape(value: Any, name: str = "input_shape") -> tuple[int, int, int]:
-    if (not isinstance(value, (list, tuple)) or len(value) != 3
-            or not all(is_int(v) and v >= 1 for v in value)):
-        raise InvalidRequest(f"{name} must be [C, H, W]: three positive integers (no batch axis), got {value!r}.",
-                             [name])
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(_size(v) for v in value):
+        raise InvalidRequest(f"{name} must be [C, H, W]: three integers from 1 to {MAX_SIZE:,} (no batch axis), "
+                             f"got {value!r}.", [name])
     return tuple(value)  # type: ignore[return-value]
+
+
+def _check_magnitudes(args: dict[str, Any]) -> None:
+    """Arithmetic on shapes is cheap, but a 10^30 stride makes numbers no JSON reader can take."""
+    for key, value in args.items():
+        for v in value if isinstance(value, list) else [value]:
+            if is_int(v) and abs(v) > MAX_SIZE:
+                raise InvalidRequest(f"{key} ({v}) is past this server's limit of {MAX_SIZE:,}.", [key])
+
+
+def _check_result(layer: Layer) -> None:
+    if any(v > MAX_SIZE for v in layer.output_shape):
+        raise InvalidRequest(f"the output would be {shape_text(layer.output_shape)}, past this server's limit of "
+                             f"{MAX_SIZE:,} per axis.", [])
+    if max(layer.params, layer.macs) > MAX_COUNT:
+        raise InvalidRequest(f"the layer would have {layer.params:,} parameters and {layer.macs:,} "
+                             f"multiply-accumulates, past this server's limit of 10^18.", [])
 
 
 def walk(input_shape: Any, layers: Any) -> list[Layer]:
@@ -115,7 +137,9 @@ def walk(input_shape: Any, layers: Any) -> list[Layer]:
     for i, raw in enumerate(layers):
         op, args, name = _parse_layer(i, raw, counters)
         try:
+            _check_magnitudes(args)
             layer = _BUILDERS[op](i, op, name, args, shape)
+            _check_result(layer)
         except InvalidRequest as exc:
             raise _at_layer(i, op, shape, exc) from None
         out.append(layer)
@@ -128,7 +152,7 @@ def _parse_layer(i: int, raw: Any, counters: dict[str, int]) -> tuple[str, dict[
         raise InvalidRequest(f"Layer {i} must be an object like {{\"op\": \"conv2d\", ...}}, got {raw!r}.",
                              ["layers", i])
     op = raw.get("op")
-    if op not in LAYER_KEYS:
+    if not isinstance(op, str) or op not in LAYER_KEYS:
         close = difflib.get_close_matches(str(op), STACK_OPS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         extra = " (stacks are 2-D: use the ops endpoint for 1-D ops)" if isinstance(op, str) and "1d" in op else ""

@@ -58,6 +58,7 @@ from .exceptions import InvalidRequest, TooLarge
 from .layers import Layer
 
 MAX_RESAMPLE_MATRIX = 8_000_000  # entries of the n_in × n_out weight matrix read to measure m
+MAX_EXTENT = 10**15  # pixels: keeps every j, r and start an exact JSON number
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,10 @@ def entries(input_shape: tuple[int, int, int], layers: Any) -> list[Entry]:
     out = [Entry("input", "input", axes, input_shape)]  # type: ignore[arg-type]
     for layer in stack:
         axes = _step(axes, layer)  # type: ignore[arg-type]
+        if any(max(abs(a.j), a.r, abs(a.start)) > MAX_EXTENT for a in axes):
+            raise InvalidRequest(f"Layer {layer.index} ({layer.op}): its receptive field would reach past 10^15 "
+                                 f"pixels, this server's limit; the strides multiply too fast.",
+                                 ["layers", layer.index])
         out.append(Entry(layer.name, layer.op, axes, layer.output_shape, layer))  # type: ignore[arg-type]
     return out
 

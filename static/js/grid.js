@@ -66,7 +66,9 @@ export class CellGrid {
   /** Fit the cells into maxWidth × maxHeight CSS pixels, then draw. */
   layout(maxWidth, maxHeight = maxWidth) {
     const axes = this.opts.axes ? 20 : 0;
-    const fit = Math.floor(Math.min((maxWidth - axes) / this.cols, (maxHeight - axes) / this.rows));
+    const exact = Math.min((maxWidth - axes) / this.cols, (maxHeight - axes) / this.rows);
+    // whole pixels per cell while they are big enough to count; below 4 px, fractions, so a 227-pixel map fits
+    const fit = exact >= 4 ? Math.floor(exact) : Math.floor(exact * 4) / 4;
     this.size = Math.max(this.opts.minCell, Math.min(this.opts.maxCell, fit));
     this.margin = this.opts.axes && this.size >= 12 ? axes : 0;
     const w = this.margin + this.cols * this.size;
@@ -154,9 +156,19 @@ export class CellGrid {
     const g = this.over.getContext("2d");
     const s = this.size;
     g.clearRect(0, 0, this.over.width, this.over.height);
+    g.fillStyle = ROLE.veil;
     if (marks.veil && marks.veil.length) {
-      g.fillStyle = ROLE.veil;
       for (const [r, c] of marks.veil) { const [x, y] = this.xy(r, c); g.fillRect(x, y, s, s); }
+    }
+    if (marks.veilAfter) {
+      // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, without allocating per frame
+      const { order, k } = marks.veilAfter;
+      const x0 = this.margin - this.col0 * s;
+      const y0 = this.margin - this.row0 * s;
+      for (let i = 0; i < order.length; i++) {
+        const cell = order[i];
+        if (cell[0] > k) g.fillRect(x0 + cell[2] * s, y0 + cell[1] * s, s, s);
+      }
     }
     const box = (cells, color, width, fill) => {
       if (!cells) return;
@@ -185,7 +197,10 @@ export class CellGrid {
       g.strokeRect(x0, y0, x1 - x0, y1 - y0);
       g.setLineDash([]);
     }
-    if (marks.cross && marks.cross.length) {
+    if (marks.cross && marks.cross.length && s < 6) {
+      g.fillStyle = "rgba(213, 94, 0, 0.7)"; // too small for a cross: a solid mark
+      for (const [r, c] of marks.cross) { const [x, y] = this.xy(r, c); g.fillRect(x, y, s, s); }
+    } else if (marks.cross && marks.cross.length) {
       g.strokeStyle = ROLE.fed;
       g.lineWidth = Math.max(1, s / 8);
       for (const [r, c] of marks.cross) {
@@ -217,6 +232,7 @@ export class CellGrid {
     this.el.dataset.lit = list(marks.lit);
     this.el.dataset.current = list(marks.current);
     this.el.dataset.fed = list(marks.fed);
+    this.el.dataset.cross = list(marks.cross);
   }
 
   /** The grid drawn into one canvas (cells and highlights), for the PNG export. */

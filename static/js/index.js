@@ -21,6 +21,7 @@ async function draw() {
     const { stride: s, padding: p, dilation: d } = params;
     document.getElementById("demo-formula").textContent =
       `o = ⌊(i + 2p − d(k−1) − 1) / s⌋ + 1 = ⌊(6 + 2·${p} − ${d}·2 − 1) / ${s}⌋ + 1 = ${result.shape[2]}`;
+    if (!document.body.dataset.ready) performance.mark("convscope:ready");
     document.body.dataset.ready = "true";
   } catch (err) {
     errorBox.textContent = err.message;

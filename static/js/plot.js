@@ -13,7 +13,7 @@ export function whenPlotlyReady() {
   });
 }
 
-export function heatmap(element, grid, { title = "", showValues = true, zmin, zmax, colorscale = PALETTE, dtick = 1 } = {}) {
+export function heatmap(element, grid, { title = "", showValues = true, zmin, zmax, colorscale = PALETTE, dtick = 1, gap = 1 } = {}) {
   const rows = grid.length;
   const cols = grid[0].length;
   const text = grid.map((row) => row.map((v) => formatNumber(v)));
@@ -21,7 +21,7 @@ export function heatmap(element, grid, { title = "", showValues = true, zmin, zm
     type: "heatmap", z: grid, colorscale, zmin, zmax, showscale: false,
     text, texttemplate: showValues && rows * cols <= 400 ? "%{text}" : "",
     hovertemplate: "row %{y}, col %{x}<br>%{text}<extra></extra>",
-    xgap: 1, ygap: 1,
+    xgap: gap, ygap: gap,
   };
   const layout = {
     title: title ? { text: title, font: { size: 14 } } : undefined,

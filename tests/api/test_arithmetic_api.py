@@ -3,9 +3,12 @@ the published numbers, presets posted unchanged, and every refusal in the one er
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
+
+from server.core.layers import LAYER_KEYS
 
 LECTURE = {"input_size": [5, 5], "layers": [
     {"op": "conv2d", "out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1},
@@ -85,7 +88,7 @@ ERRORS = [
         {"op": "max_pool2d", "kernel_size": 5}]}, 422, "Layer 2 (max_pool2d): its input is 4×4×4", id="impossible"),
     pytest.param("/api/v1/shapes", {"input_shape": [3, 10, 10], "layers": [{"op": "conv3d"}]}, 422,
                  "Layer 0 has op 'conv3d'", id="unknown-op"),
-    pytest.param("/api/v1/shapes", {"input_shape": [3, 10], "layers": []}, 422, "three positive integers",
+    pytest.param("/api/v1/shapes", {"input_shape": [3, 10], "layers": []}, 422, "three integers from 1 to 1,000,000",
                  id="input-shape"),
     pytest.param("/api/v1/shapes", {"input_shape": [3, 10, 10], "input_size": [9, 9], "layers": []}, 422,
                  "disagrees", id="input-size-disagrees"),
@@ -171,3 +174,42 @@ def test_openapi_documents_the_arithmetic_api(client):
         assert path in paths, path
     assert client.get("/docs").status_code == 200
     json.dumps(paths)  # the spec serialises
+
+
+_JUNK = [None, True, 0, 1, 2, 3, -1, 2.5, "same", "x", [], [1], [2, 3], [None, 2], {}, [1, 2, 3], "bilinear", 10**30,
+         [[1]], -(10**30)]
+
+
+def _junk_stack(rng: random.Random) -> list:
+    stack = []
+    for _ in range(rng.randint(0, 4)):
+        op = rng.choice([*LAYER_KEYS, "conv1d", None, 3, ["conv2d"]])
+        layer = {"op": op}
+        keys = sorted(LAYER_KEYS.get(op, {"kernel_size"}) - {"op"}) if isinstance(op, str) else ["kernel_size"]
+        for key in rng.sample(keys, min(len(keys), rng.randint(0, 4))):
+            layer[key] = rng.choice(_JUNK)
+        if op in ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d") and rng.random() < 0.7:
+            layer |= {"out_channels": rng.choice([1, 2]), "kernel_size": rng.choice([1, 2, 3])}
+            layer.pop("out_channels") if "pool" in op else None
+        stack.append(layer if rng.random() > 0.05 else rng.choice(_JUNK))
+    return stack
+
+
+def test_junk_is_refused_in_the_envelope_never_a_5xx(client):
+    rng = random.Random(20240501)
+    for _ in range(250):
+        stack, shape = _junk_stack(rng), rng.choice([[3, 8, 8], [1, 5, 7], [2, 3, 3], [3, 8], "x", [0, 3, 3]])
+        body = {"input_size": shape[1:] if isinstance(shape, list) else shape, "layers": stack}
+        if rng.random() < 0.5:
+            body["unit"] = {"layer": rng.randint(0, len(stack)), "y": rng.randint(0, 3), "x": rng.randint(0, 3)}
+            body["effective"] = rng.choice([{}, {"weights": "random", "seed": 3}, {"channels": 1}, {"seed": -1}, []])
+        answer = rng.choice(_JUNK + [[[[[1]]]], {"r": None}, [1, 2, 3, 4]])
+        for path, payload in (("/api/v1/shapes", {"input_shape": shape, "layers": stack}),
+                              ("/api/v1/receptive-field", body),
+                              ("/api/v1/exercises/grade", {"kind": rng.choice(["param_count", "receptive_field",
+                                                                               "conv_backward_values"]),
+                                                           "seed": rng.randint(0, 9), "answer": answer})):
+            r = client.post(path, json=payload)
+            assert r.status_code in (200, 413, 422), (path, payload, r.text[:300])
+            if r.status_code != 200:
+                assert_envelope(r, r.status_code, "")

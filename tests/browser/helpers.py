@@ -15,7 +15,10 @@ def cell_point(page: Any, selector: str, r: int, c: int) -> tuple[float, float]:
     grid = page.locator(selector)
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
-    get = lambda name: float(grid.get_attribute(f"data-{name}"))  # noqa: E731
+
+    def get(name: str) -> float:
+        return float(grid.get_attribute(f"data-{name}"))
+
     size, margin = get("cell"), get("margin")
     return (box["x"] + margin + (c - get("col0") + 0.5) * size, box["y"] + margin + (r - get("row0") + 0.5) * size)
 

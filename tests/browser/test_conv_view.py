@@ -170,7 +170,7 @@ def test_exports(page, live_server, artifacts):
     code = page.text_content("#pytorch-code")
     assert "F.conv2d(" in code and 'mode="circular"' in code
     scope: dict = {}
-    exec(code, scope)  # noqa: S102 - the page's own code, in the test
+    exec(code, scope)  # noqa: S102 - the page's own code, run in the test
     expected = np.array([c["value"] for c in data["trace"]["cells"]]).reshape(data["trace"]["output_shape"])
     np.testing.assert_allclose(scope["y"].numpy(), expected, rtol=1e-12)
     page.click("#export-pytorch")

@@ -108,5 +108,6 @@ def test_receptive_field_table_click_and_gridding(page, live_server, api_paths):
     page.wait_for_selector("#rf-table tbody tr:nth-child(3) td:has-text('7')")
     stack = "[" + ",".join(['{"op":"conv2d","out_channels":1,"kernel_size":3,"padding":2,"dilation":2}'] * 3) + "]"
     open_view(page, f"{live_server}/receptive-field?preset=custom&h=32&w=32&effective=1&stack={stack}")
-    assert "(gridding)" in page.inner_text("#sum")
+    assert "120 inside the field do not (dilation leaves gaps: gridding)" in page.inner_text("#sum")
+    assert len(lit(page, "#levels .grid >> nth=-1", "cross")) == 120  # the holes, marked on the input
     assert page.problems == []

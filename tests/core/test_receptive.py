@@ -31,8 +31,9 @@ def test_alexnet(preset_id):
     assert [table[n]["j"][0] for n in ALEXNET_NAMES] == [4, 8, 8, 16, 16, 16, 16, 32]
 
 
-@pytest.mark.parametrize(("name", "r"), [pytest.param("conv1_1", 3, id="conv1_1"), pytest.param("pool1", 6, id="pool1"),
-                                         pytest.param("conv5_3", 196, id="conv5_3"), pytest.param("pool5", 212, id="pool5")])
+@pytest.mark.parametrize(("name", "r"), [
+    pytest.param("conv1_1", 3, id="conv1_1"), pytest.param("pool1", 6, id="pool1"),
+    pytest.param("conv5_3", 196, id="conv5_3"), pytest.param("pool5", 212, id="pool5")])
 def test_vgg16(name, r):
     assert _table("vgg16")[name]["r"] == [r, r]
 

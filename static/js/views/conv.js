@@ -5,7 +5,6 @@ import { post } from "../api.js";
 import { announce } from "../controls.js";
 import { count, flipSpatial, randomTensor, rng } from "../data.js";
 import { CellGrid } from "../grid.js";
-import { groupColor } from "../palette.js";
 import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
@@ -182,7 +181,7 @@ function drawFrame(k, hovered = null) {
   S.grids.kernel.forEach((g, cl) => g.mark(kernels[cl]));
   S.grids.output.forEach((g, oc) => g.mark({
     current: oc === o ? [[y, x]] : [],
-    veil: S.order[oc].filter(([i]) => i > k).map(([, yy, xx]) => [yy, xx]),
+    veilAfter: { order: S.order[oc], k },
   }));
   $("sum").textContent = `${label(idx)} = ${sumText(cell)}`;
 }

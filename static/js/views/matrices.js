@@ -3,7 +3,7 @@
 // column j of im2col is read j of that cell; C's columns are the input cells in row-major order.
 import { post } from "../api.js";
 import { announce } from "../controls.js";
-import { randomTensor, rng } from "../data.js";
+import { flipSpatial, randomTensor, rng } from "../data.js";
 import { CellGrid } from "../grid.js";
 import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
@@ -19,15 +19,18 @@ async function load(p) {
   const next = rng(p.seed);
   const C = Number(p.c);
   const body = { input: randomTensor([1, C, Number(p.h), Number(p.w)], 0, 9, next),
-    weight: randomTensor([1, C, Number(p.kh), Number(p.kw)], -2, 2, next), stride: intOrPair(p.stride, 1),
+    weight: flipIf(p.flip, randomTensor([1, C, Number(p.kh), Number(p.kw)], -2, 2, next)), stride: intOrPair(p.stride, 1),
     padding: intOrPair(p.padding, 0), dilation: intOrPair(p.dilation, 1), padding_mode: p.padding_mode,
     extras: ["trace", "im2col", "toeplitz"] };
+  const flipped = Boolean(p.flip);
   const res = await post("/ops/conv2d", body);
-  Object.assign(S, { body, res, trace: res.trace, t: new TraceIndex(res.trace) });
+  Object.assign(S, { body: { ...body, flipped }, request: body, res, trace: res.trace, t: new TraceIndex(res.trace) });
   tables();
   render();
   return S.trace.cells.length;
 }
+
+const flipIf = (flip, w) => (flip ? flipSpatial(w, 2) : w); // true convolution: torch cross-correlates with K flipped
 
 function tables() {
   S.inputs = []; // C's columns: the input cells, row-major
@@ -94,7 +97,7 @@ function render() {
   S.grids.toeplitz.setCells({ rows: C_.length, cols: C_[0].length,
     cell: (r, c) => (C_[r][c] ? { kind: "real", v: C_[r][c] } : { kind: "inserted", text: "" }) });
   $("t-x").textContent = `input x · ${dims(trace.input_shape)}${pt + pb + pl + pr ? ` · padding ${trace.padding_mode}` : ""}`;
-  $("t-k").textContent = `kernel w · ${dims([1, C, body.weight[0][0].length, body.weight[0][0][0].length])} · cross-correlation`;
+  $("t-k").textContent = `kernel w · ${dims([1, C, body.weight[0][0].length, body.weight[0][0][0].length])} · cross-correlation${S.body.flipped ? " with K flipped: true convolution" : ""}`;
   $("t-y").textContent = `output y · ${dims(res.shape)}`;
   $("t-im2col").textContent = `im2col (${dims([rows, im[0].length])}): row i = the window of output cell i, unrolled (c, ky, kx) · w = y`;
   $("t-toeplitz").textContent = `Toeplitz C (${dims([C_.length, C_[0].length])}): a row per output cell, a column per input cell · x = y`;
@@ -282,6 +285,6 @@ S.view = setupView({
   },
   frame: (k) => drawFrame(k),
   label: (k) => label(k),
-  json: () => ({ request: S.body, trace: S.trace, im2col: S.res.im2col, toeplitz: S.res.toeplitz }),
+  json: () => ({ request: S.request, trace: S.trace, im2col: S.res.im2col, toeplitz: S.res.toeplitz }),
   resize: () => S.trace && layout(),
 });

@@ -55,6 +55,8 @@ async function load(p) {
   if (!editor.layers.length && p.preset !== "custom") usePreset(p.preset);
   editor.draw();
   const layers = editor.layers;
+  $("layers-box").open = layers.length <= 8;
+  $("layers-count").textContent = `layers (${layers.length})`;
   if (!layers.length) fail("stack", "The stack is empty: add a layer or pick a preset.");
   const size = [Number(field("h").value), Number(field("w").value)]; // a preset may have just set them
   const rf = await post("/receptive-field", { input_size: size, layers });
@@ -167,7 +169,8 @@ function drawEffective(eff) {
   }
   plot.textContent = "";
   $("t-eff").textContent = `effective receptive field |∂unit/∂x| · ${eff.nonzero} pixels reach the unit`;
-  whenPlotlyReady().then(() => heatmap(plot, effValues(eff), { showValues: false, colorscale: "Viridis", dtick: eff.heatmap.width > 16 ? 8 : 1 }));
+  whenPlotlyReady().then(() => heatmap(plot, effValues(eff), { showValues: false, colorscale: "Viridis",
+    dtick: eff.heatmap.width > 16 ? Math.ceil(eff.heatmap.width / 64) * 8 : 1, gap: eff.heatmap.width > 48 ? 0 : 1 }));
 }
 
 function layout() {
@@ -223,9 +226,20 @@ function describeUnit(complete) {
   const eff = input.effective;
   if (eff) {
     const h = holes(c, effValues(eff)).length;
-    text += ` · ${eff.nonzero} pixels reach it${h ? `; ${h} inside the field do not (gridding)` : ""}`;
+    text += ` · ${eff.nonzero} pixels reach it${h ? `; ${h} inside the field do not (${whyHoles()})` : ""}`;
   }
   return complete ? text : `${text} · stepping down: ${S.frame + 1} of ${S.levels.filter((lv) => lv <= unit.layer).length} levels`;
+}
+
+/** Why pixels inside the field can have no gradient, read off the stack's own settings. */
+function whyHoles() {
+  const below = S.layers.slice(0, S.unit.layer);
+  const reasons = [];
+  const dilated = (l) => [].concat(l.dilation ?? 1).some((d) => d > 1);
+  if (below.some(dilated)) reasons.push("dilation leaves gaps: gridding");
+  if (below.some((l) => l.op === "max_pool2d")) reasons.push("max pooling passes the gradient to one cell per window");
+  if (below.some((l) => l.op === "conv_transpose2d" || l.op === "max_unpool2d")) reasons.push("upsampling scatters unevenly");
+  return reasons.join("; ") || "zero gradient";
 }
 
 function pick(layer, y, x) {

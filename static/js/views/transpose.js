@@ -81,7 +81,8 @@ function render() {
   const axes = view.pad.map(([lo, hi]) => `${side(lo)} before, ${side(hi)} after`);
   const pad = axes[0] === axes[1] ? axes[0] : axes.join("; ");
   $("t-x").textContent = `input x · ${dims(tr.trace.input_shape)}`;
-  $("t-w").textContent = `kernel w · ${dims(body.weight[0][0].length ? [body.weight[0][0].length, body.weight[0][0][0].length] : [])}`;
+  $("t-w").textContent = `kernel w · ${dims([body.weight[0][0].length, body.weight[0][0][0].length])} · stamped as is; ` +
+    "the direct form cross-correlates with it flipped";
   $("t-y").textContent = `output y · ${dims(tr.shape)}`;
   $("t-s").textContent = `x stretched (stride ${tr.trace.stride.join("×")}), padded ${pad} · ${dims(view.stretched_shape)}`;
   $("t-f").textContent = "w flipped · cross-correlation";
