@@ -56,7 +56,8 @@ def measure(browser, url: str, play_seconds: float) -> dict:
         work = page.evaluate(WORK)
         page.click("#player [data-act=play]")
         row |= {"frame_p50": statistics.median(gaps), "frame_p95": pct(gaps, 0.95), "work_p50": statistics.median(work),
-                "work_p95": pct(work, 0.95), "frames": frames}
+                "work_p95": pct(work, 0.95), "frames": frames,
+                "late": sum(g > 25 for g in gaps) / max(1, len(gaps))}  # a display refresh missed
     context.close()
     return row
 
@@ -78,12 +79,13 @@ def main() -> None:
         rows = [(name, measure(browser, url + path, args.seconds if play else 0)) for name, path, play in cases]
         browser.close()
     print(f"convscope animator · headless Chromium · {machine()}")
-    print(f"{'view':34} {'frame p50':>9} {'p95':>6} {'work p50':>9} {'p95':>6} {'ready':>8} {'bytes':>10}")
+    print(f"{'view':34} {'frame p50':>9} {'p95':>6} {'late':>5} {'work p50':>9} {'p95':>6} {'ready':>8} {'bytes':>10}")
     for name, r in rows:
-        frame = (f"{r['frame_p50']:7.1f}ms {r['frame_p95']:5.1f} {r['work_p50']:7.2f}ms {r['work_p95']:5.2f}"
-                 if "frame_p50" in r else f"{'—':>9} {'—':>6} {'—':>9} {'—':>6}")
+        frame = (f"{r['frame_p50']:7.1f}ms {r['frame_p95']:5.1f} {r['late']:5.0%} {r['work_p50']:7.2f}ms {r['work_p95']:5.2f}"
+                 if "frame_p50" in r else f"{'—':>9} {'—':>6} {'—':>5} {'—':>9} {'—':>6}")
         print(f"{name:34} {frame} {r['ready_ms']:6.0f}ms {r['bytes']:>10,}")
-    print("frame: rAF interval while playing at 60 frames/s (budget 16.7 ms); work: drawing one frame; "
+    print("frame: rAF interval while playing at 60 frames/s (budget 16.7 ms); late: intervals over 25 ms; "
+          "work: drawing one frame; "
           "ready: navigation → view drawn; bytes: transferred, gzip, cold cache.")
 
 

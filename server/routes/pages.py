@@ -1,6 +1,8 @@
 """The HTML pages and the vendored Plotly.js."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -29,7 +31,7 @@ VIEWS: dict[str, tuple[str, str]] = {
 }
 
 
-def _view_page(view: str, title: str):  # type: ignore[no-untyped-def]
+def _view_page(view: str, title: str) -> Callable[[Request], Awaitable[HTMLResponse]]:
     async def page(request: Request) -> HTMLResponse:
         return render(request, f"{view}.html", title=title, view=view)
 
