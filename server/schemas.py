@@ -11,25 +11,25 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 
-def _documented(schema: dict[str, Any]) -> Any:
+def documented(schema: dict[str, Any]) -> Any:
     """Accept any JSON value here and document `schema`: core/shapes.py checks the value and writes the
     sentence (e.g. "stride must be at least 1 on every axis, but the width value is 0")."""
     return Annotated[Any, WithJsonSchema(schema)]
 
 
 def _enum(*values: str) -> Any:
-    return _documented({"type": "string", "enum": list(values)})
+    return documented({"type": "string", "enum": list(values)})
 
 
 _INT = {"type": "integer"}
-Tensor = _documented({"type": "array", "items": {}, "description":
+Tensor = documented({"type": "array", "items": {}, "description":
                       "A tensor as nested arrays of numbers: N×C×H×W (N×C×L for 1-D ops)."})
-IntOrList = _documented({"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 1, "maxItems": 2}]})
-StrictInt = _documented(_INT)
-StrictBool = _documented({"type": "boolean"})
+IntOrList = documented({"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 1, "maxItems": 2}]})
+StrictInt = documented(_INT)
+StrictBool = documented({"type": "boolean"})
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -52,11 +52,11 @@ class Health(BaseModel):
     device: str
 
 
-class _OpBase(_Strict):
+class _OpBase(StrictModel):
     input: Tensor
     grad_output: Tensor = Field(None, description="Shaped like the output: asks for grad_input "
                                        "(and grad_weight, grad_bias where the op has them), by autograd.")
-    extras: _documented({"type": "array", "items": {"type": "string", "enum": ["trace", "im2col", "toeplitz"]}}) = \
+    extras: documented({"type": "array", "items": {"type": "string", "enum": ["trace", "im2col", "toeplitz"]}}) = \
         Field(default_factory=list, description="trace, im2col (conv), toeplitz (small inputs).")
     dtype: _enum("float64", "float32") = "float64"
     device: _enum("cpu", "cuda") = "cpu"
@@ -73,7 +73,7 @@ class _ConvBase(_OpBase):
 class ConvRequest(_ConvBase):
     """conv1d / conv2d (cross-correlation, as torch): weight is C_out × C_in/groups × kernel."""
 
-    padding: _documented({"anyOf": [_INT, {"type": "array", "items": _INT}, {"type": "string", "enum": ["same", "valid"]}]}) = 0
+    padding: documented({"anyOf": [_INT, {"type": "array", "items": _INT}, {"type": "string", "enum": ["same", "valid"]}]}) = 0
     padding_mode: _enum("zeros", "reflect", "replicate", "circular") = "zeros"
 
 
@@ -105,13 +105,13 @@ class MaxUnpoolRequest(_OpBase):
     kernel_size: IntOrList
     stride: IntOrList = None
     padding: IntOrList = 0
-    output_size: _documented({"type": "array", "items": _INT}) = Field(
+    output_size: documented({"type": "array", "items": _INT}) = Field(
         None, description="Needed when the pooled input had odd leftovers.")
 
 
 class InterpolateRequest(_OpBase):
     size: IntOrList = None
-    scale_factor: _documented({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}) = None
+    scale_factor: documented({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}) = None
     mode: _enum("nearest", "nearest-exact", "linear", "bilinear", "bicubic") = "nearest"
     align_corners: StrictBool = None
 

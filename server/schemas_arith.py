@@ -10,26 +10,26 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .schemas import _documented, _Strict
+from .schemas import documented, StrictModel
 
 _INT = {"type": "integer"}
 _NUM = {"type": "number"}
 _PAIR = {"type": "array", "items": _NUM, "minItems": 2, "maxItems": 2}
-Layers = _documented({"type": "array", "description": "torch.nn constructor arguments, in_channels inferred.",
+Layers = documented({"type": "array", "description": "torch.nn constructor arguments, in_channels inferred.",
                       "items": {"type": "object", "required": ["op"], "additionalProperties": True, "properties": {
                           "op": {"type": "string", "enum": [
                               "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_unpool2d",
                               "interpolate", "relu", "batch_norm2d", "flatten", "linear", "dropout",
                               "adaptive_avg_pool2d"]},
                           "name": {"type": "string"}}}})
-InputShape = _documented({"type": "array", "items": _INT, "minItems": 3, "maxItems": 3,
+InputShape = documented({"type": "array", "items": _INT, "minItems": 3, "maxItems": 3,
                           "description": "[C, H, W], no batch axis."})
-InputSize = _documented({"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 2, "maxItems": 2}],
+InputSize = documented({"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 2, "maxItems": 2}],
                          "description": "[H, W] of the input image."})
-Text = _documented({"type": "string"})
+Text = documented({"type": "string"})
 
 
-class _StackBody(_Strict):
+class _StackBody(StrictModel):
     layers: Layers
     id: Text = Field(None, description="Ignored: lets a preset be posted unchanged.")
     title: Text = Field(None, description="Ignored, as id.")
@@ -67,11 +67,11 @@ class ShapesResponse(BaseModel):
 class ReceptiveFieldRequest(_StackBody):
     input_size: InputSize = Field(None, description="[H, W]; or give input_shape.")
     input_shape: InputShape = Field(None, description="[C, H, W]; its H and W are the input size.")
-    unit: _documented({"type": "object", "properties": {
+    unit: documented({"type": "object", "properties": {
         "layer": {"anyOf": [_INT, {"type": "string"}]}, "y": _INT, "x": _INT, "channel": _INT}}) = Field(
         None, description="layer: an index into the response's layers (0 = the input) or a layer name; "
                           "y, x: the unit's indices; channel (default 0): for effective.")
-    effective: _documented({"type": "object", "properties": {
+    effective: documented({"type": "object", "properties": {
         "weights": {"type": "string", "enum": ["constant", "random"]}, "seed": _INT, "channels": _INT}}) = Field(
         None, description="Also measure the unit's effective receptive field by autograd.")
 
@@ -141,15 +141,15 @@ class PresetResponse(BaseModel):
     preset: Preset
 
 
-class ExerciseRequest(_Strict):
-    kind: _documented({"type": "string"})
-    seed: _documented(_INT) = 0
-    difficulty: _documented({"type": "integer", "enum": [1, 2, 3]}) = 1
+class ExerciseRequest(StrictModel):
+    kind: documented({"type": "string"})
+    seed: documented(_INT) = 0
+    difficulty: documented({"type": "integer", "enum": [1, 2, 3]}) = 1
 
 
 class GradeRequest(ExerciseRequest):
-    answer: _documented({"description": "Shaped as the exercise's answer_format says."}) = None
-    reveal: _documented({"type": "boolean"}) = False
+    answer: documented({"description": "Shaped as the exercise's answer_format says."}) = None
+    reveal: documented({"type": "boolean"}) = False
 
 
 class ExerciseResponse(BaseModel):
