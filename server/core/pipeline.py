@@ -2,7 +2,7 @@
 
 Pure (no web framework): `plan_pipeline` checks every layer with server/core/shapes.py before
 any tensor exists, so a bad stack costs nothing; `run_pipeline` then runs it on the given device
-and returns uint8 display maps (server/core/images.py) for the input and each layer.
+and returns uint8 display maps (server/core/encoding.py) for the input and each layer.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from server.core.exceptions import ConvscopeError, InvalidRequest
-from server.core.images import ENCODINGS, encode_feature_maps
+from server.core.encoding import ENCODINGS, encode_feature_maps
 from server.core.kernels import (
     flip,
     get_kernel,

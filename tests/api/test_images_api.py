@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from server.core.images import EncodedMap, decode_quantised
+from server.core.encoding import EncodedMap, decode_quantised
 from server.core.kernels import get_kernel
 from server.core.samples import load_sample
 

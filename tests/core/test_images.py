@@ -1,4 +1,4 @@
-"""Decoding, the image store, samples and feature-map encoding (server/core/images.py, samples.py).
+"""Decoding, the image store, samples and feature-map encoding (server/core/images.py, encoding.py, samples.py).
 
 Every test file is made here, in memory, with PIL or by hand (zlib/struct), so the cases
 are exact and nothing is read from or written to disk.
@@ -23,8 +23,8 @@ from PIL import Image, ImageOps, features
 
 from server.core import images
 from server.core.exceptions import InvalidRequest, NotFound, TooLarge, Unsupported
-from server.core.images import (DecodedImage, ImageStore, decode_image, decode_quantised,
-                                encode_feature_maps)
+from server.core.encoding import decode_quantised, encode_feature_maps
+from server.core.images import DecodedImage, ImageStore, decode_image
 from server.core.samples import SAMPLE_IDS, list_samples, load_sample
 
 LIMITS = {"max_side": 64, "max_pixels": 1_000_000, "max_bytes": 2_000_000}
