@@ -1,9 +1,7 @@
-"""Uploads in, feature maps out: decoding, the in-memory image store, and compact map encoding.
+"""Uploads in: decoding and the in-memory image store (maps out: encoding.py).
 
 Uploads are untrusted bytes, so every size is checked before pixels are decoded, the
 decoder is limited to an allowlist of formats, and nothing is ever written to disk.
-Feature maps leave the server quantised to uint8 at display resolution, because moving
-floats costs far more than computing them (DESIGN.md, "What costs time").
 """
 from __future__ import annotations
 
