@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,24 +26,61 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Row:
+    """One line of `python -m bench`'s table: which benchmark, what, the measured value, and its ratio."""
+
+    bench: str
+    measure: str
+    value: str
+    ratio: str
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+
 @contextlib.contextmanager
-def serve(workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `python -m server` on 127.0.0.1 and stop it afterwards."""
+def serve_process(workers: int = 1, env: dict[str, str] | None = None, ready_s: float = 60.0) -> Iterator[Served]:
+    """Start `python -m server` on 127.0.0.1, wait until it answers, and stop it (and its workers) afterwards."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--workers", str(workers),
                              "--log-level", "warning"], cwd=ROOT,
                             env=dict(os.environ, CONVSCOPE_DEVICE="cpu", **(env or {})))
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + ready_s
+        while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
                     break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start within {ready_s:g} s (exit code {proc.poll()})")
             time.sleep(0.2)
-        yield url
+        yield Served(url, proc)
     finally:
-        proc.terminate()
-        proc.wait(15)
+        proc.terminate()  # uvicorn's supervisor passes SIGTERM on to its workers
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def serve(workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `python -m server` on 127.0.0.1 and stop it afterwards; yields its base URL."""
+    with serve_process(workers, env) as served:
+        yield served.url
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (q in 0..1); NaN for an empty one."""
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))]
 
 
 async def _load(url: str, method: str, path: str, body: dict | None, concurrency: int, seconds: float) -> dict:

@@ -5,18 +5,19 @@ import logging
 
 import torch
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.types import ASGIApp
 
 from . import __version__
 from .assets import ROOT, STATIC_DIR, AssetTable
 from .compute import ComputeGate
 from .errors import install_error_handlers
+from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
 from .core.images import ImageStore
 from .routes import arithmetic, docs, exercises, health, images, lab, ops, pages, views
-from .security import BodyLimit, SecurityHeaders
+from .security import BodyLimit, outermost
 from .settings import Settings, get_settings, resolve_device
 
 log = logging.getLogger("convscope")
@@ -25,11 +26,18 @@ _ROUTERS = [health.router, ops.router, pages.router, docs.router, images.router,
             arithmetic.router, exercises.router]
 
 
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # CORS and the security headers go around Starlette's error middleware, so that a 500 carries them too.
+        settings: Settings = self.state.settings
+        return outermost(super().build_middleware_stack(), settings.frame_ancestors, settings.cors_origins)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    app = FastAPI(
+    app = _App(
         title="convscope",
         docs_url=None,  # /docs is our own page: the stock one loads its script from a CDN
         redoc_url=None,
@@ -50,12 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["content-type"])
+    # Streamed feature maps are incompressible and must reach the page frame by frame.
+    app.add_middleware(GZipMiddleware, minimum_size=1024,
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, FRAMES_MEDIA_TYPE))
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     log.info("convscope %s computing on %s", __version__, app.state.device)
     return app
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .core.exceptions import ConvscopeError
 from .responses import JSONResponse
@@ -52,6 +53,21 @@ def _validation_sentence(err: dict[str, Any]) -> str:
     return f"{where}: {err.get('msg', 'invalid value')} (got {shown})."
 
 
+def _unreadable_json(exc: StarletteHTTPException) -> str | None:
+    """The sentence for a JSON body that json.loads could not read for want of UTF-8 or of stack.
+
+    FastAPI turns a JSONDecodeError into a 422, but any other failure of the decoder into a bare
+    400 "There was an error parsing the body"; both are a body that is not JSON, so both are a 422.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"The body is not valid JSON (JSON is UTF-8 text, and byte 0x{cause.object[cause.start]:02x} "
+                f"at position {cause.start} is not UTF-8).")
+    if isinstance(cause, RecursionError):
+        return "The body is not valid JSON this server can read (its arrays or objects nest too deep)."
+    return None
+
+
 def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
     @app.exception_handler(ConvscopeError)
     async def _core(request: Request, exc: ConvscopeError) -> JSONResponse:
@@ -68,6 +84,8 @@ def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if (unreadable := _unreadable_json(exc)) is not None:
+            return error_response(422, unreadable)
         template = _HTTP_SENTENCES.get(exc.status_code)
         if exc.status_code == 404 and isinstance(exc.detail, str) and exc.detail not in ("Not Found", ""):
             message = exc.detail
@@ -77,6 +95,12 @@ def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
         else:
             message = str(exc.detail)
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        # The client closed the connection before its body arrived: no one reads this answer, and it is no bug.
+        log.info("client left during %s %s", request.method, request.url.path)
+        return error_response(400, "The connection closed before the whole request body arrived.")
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

@@ -1,7 +1,21 @@
-"""Response headers: a strict Content-Security-Policy (no inline script), nosniff, a Referrer-Policy."""
+"""Response headers (a strict Content-Security-Policy with no inline script, nosniff, a Referrer-Policy),
+CORS for the origins a deployer names, and the body-size limit.
+
+The two values a deployer writes into headers, `frame_ancestors` and `cors_origins`, are checked here and
+refused at start-up with a sentence, so that no setting can smuggle another directive into the policy.
+"""
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FRAME_ANCESTORS_VAR = "CONVSCOPE_FRAME_ANCESTORS"
+CORS_ORIGINS_VAR = "CONVSCOPE_CORS_ORIGINS"
 
 
 def content_security_policy(frame_ancestors: str) -> str:
@@ -16,8 +30,119 @@ def content_security_policy(frame_ancestors: str) -> str:
         "object-src 'none'",
         "base-uri 'none'",
         "form-action 'self'",
-        f"frame-ancestors {frame_ancestors}",
+        f"frame-ancestors {check_frame_ancestors(frame_ancestors)}",
     ])
+
+
+# CSP Level 3, "ancestor-source-list": 'self', a scheme-source (https:) or a host-source
+# ([scheme://]host[:port][/path], host possibly "*." + name). ';' and ',' may not appear in any of them.
+_SCHEME = r"[a-z][a-z0-9+.\-]*"
+_HOST = r"(?:\*|(?:\*\.)?[a-z0-9\-]+(?:\.[a-z0-9\-]+)*)"
+_SOURCE = re.compile(rf"{_SCHEME}:|(?:{_SCHEME}://)?{_HOST}(?::(?:[0-9]+|\*))?(?:/[a-z0-9\-._~!$&()*+=:@%/]*)?")
+_SOURCE_HINT = "use 'self', 'none', a scheme (https:) or a host (https://course.example.edu)"
+
+
+def _refuse_setting(var: str, value: object, why: str) -> ValueError:
+    return ValueError(f"{var}={value!r} is refused: {why}.")
+
+
+def _header_safe(var: str, value: str, separators: str) -> None:
+    """A value is refused if it could end its directive (';'), its policy (','), or the header itself."""
+    for char, why in ((";", "';' would end the directive and start another one (such as script-src)"),
+                      (",", "',' would start a second policy; separate sources with spaces")):
+        if char in value and char not in separators:
+            raise _refuse_setting(var, value, why)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise _refuse_setting(var, value, "a line break or control character would end the header")
+    if not value.isascii():
+        raise _refuse_setting(var, value, "write an international host name in its ASCII (xn--) form")
+
+
+def check_frame_ancestors(value: str) -> str:
+    """The value as it goes into `frame-ancestors`, or a ValueError whose sentence says what is wrong."""
+    _header_safe(FRAME_ANCESTORS_VAR, value, separators="")
+    sources = value.split()
+    if not sources:
+        raise _refuse_setting(FRAME_ANCESTORS_VAR, value, "it is empty; use 'none' to forbid embedding "
+                                                          "everywhere, or 'self' for this site only")
+    out = []
+    for source in sources:
+        lowered = source.lower()
+        if lowered in ("'self'", "'none'"):
+            out.append(lowered)
+        elif lowered in ("self", "none"):
+            raise _refuse_setting(FRAME_ANCESTORS_VAR, value, f"{source} needs its single quotes: '{lowered}'")
+        elif source.startswith("'"):
+            raise _refuse_setting(FRAME_ANCESTORS_VAR, value,
+                                  f"{source} has no meaning in frame-ancestors; {_SOURCE_HINT}")
+        elif _SOURCE.fullmatch(lowered):
+            out.append(source)
+        else:
+            raise _refuse_setting(FRAME_ANCESTORS_VAR, value, f"{source!r} is not a source; {_SOURCE_HINT}")
+    if "'none'" in out and len(out) > 1:
+        raise _refuse_setting(FRAME_ANCESTORS_VAR, value, "'none' cannot be combined with other sources")
+    return " ".join(out)
+
+
+_ORIGIN = re.compile(r"(https?)://([a-z0-9\-]+(?:\.[a-z0-9\-]+)*|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?")
+_DEFAULT_PORT = {"http": "80", "https": "443"}
+
+
+def _origin(value: str, raw: str) -> str:
+    """One origin as a browser sends it in the Origin header: scheme://host[:port], lower case, no path."""
+    _header_safe(CORS_ORIGINS_VAR, raw, separators=",")
+    lowered = value.strip().lower()
+    match = _ORIGIN.fullmatch(lowered.rstrip("/"))
+    if match is None:
+        head = _ORIGIN.match(lowered)
+        hint = (f"an origin has no path, write {head.group(0)!r}" if head and lowered[head.end()] == "/"
+                else "an origin is scheme://host[:port], such as 'https://grader.example.edu'")
+        raise _refuse_setting(CORS_ORIGINS_VAR, raw, f"{value.strip()!r} is not an origin: {hint}")
+    if lowered.endswith("/"):
+        raise _refuse_setting(CORS_ORIGINS_VAR, raw, f"{value.strip()!r} is not an origin: browsers send it "
+                                                     f"without the trailing '/', write {match.group(0)!r}")
+    scheme, host, port = match.groups()
+    return f"{scheme}://{host}" if port in (None, _DEFAULT_PORT[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def check_cors_origins(origins: str | Iterable[str]) -> tuple[str, ...]:
+    """The origins allowed to call the API from a browser, normalised; '*' alone allows every origin."""
+    raw = origins if isinstance(origins, str) else ",".join(origins)
+    values = [o for o in raw.split(",") if o.strip()]
+    if any(o.strip() == "*" for o in values):
+        if len(values) > 1:
+            raise _refuse_setting(CORS_ORIGINS_VAR, raw, "'*' already allows every origin; give either '*' "
+                                                         "or a list of origins")
+        return ("*",)
+    return tuple(dict.fromkeys(_origin(o, raw) for o in values))
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the one error envelope."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        from .errors import error_response
+
+        failures = bytes(response.body).decode().removeprefix("Disallowed CORS ").split(", ")
+        reasons = {"origin": f"this origin is not one of the {CORS_ORIGINS_VAR}",
+                   "method": "a browser may call it with GET or POST only",
+                   "headers": "a call may send only the Content-Type header besides the safelisted ones",
+                   "private-network": "private network access is not allowed"}
+        sentence = "This cross-origin call is refused: " + "; ".join(reasons.get(f, f) for f in failures) + "."
+        return error_response(403, sentence, headers={"Vary": response.headers["vary"]})
+
+
+def outermost(app: ASGIApp, frame_ancestors: str, cors_origins: tuple[str, ...]) -> ASGIApp:
+    """CORS (when origins are configured) and the security headers, around everything else, the 500 page
+    included: Starlette sends that from outside the user middleware."""
+    if cors_origins:
+        # Private network access: a course site on the internet may call a server on the campus network.
+        app = _Cors(app, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                    allow_headers=["content-type"], allow_private_network=True)
+    return SecurityHeaders(app, frame_ancestors)
 
 
 class SecurityHeaders:
@@ -49,9 +174,10 @@ class _TooLarge(Exception):
 
 
 class BodyLimit:
-    """Refuse bodies past the cap with the 413 envelope, before the app reads them.
+    """Refuse bodies past the cap with the 413 envelope.
 
-    Content-Length is checked first; a chunked body is counted as it streams.
+    Content-Length is checked before the app runs; a chunked body is counted as it streams, and once it
+    passes the cap the app's own answer to the cut-off body (FastAPI makes it a 400) is replaced by the 413.
     Upload paths (multipart images) get their own, larger cap.
     """
 
@@ -72,28 +198,35 @@ class BodyLimit:
             await self._refuse(scope, receive, send, cap)
             return
         total = 0
-        started = False
+        over = started = answered = False
 
         async def counting_receive() -> Message:
-            nonlocal total
+            nonlocal total, over
             message = await receive()
             if message["type"] == "http.request":
                 total += len(message.get("body", b""))
                 if total > cap:
+                    over = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started, answered
+            if not over:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+            elif started:
+                raise _TooLarge  # a response already under way cannot become a 413: end the connection
+            elif message["type"] == "http.response.start" and not answered:
+                answered = True
+                await self._refuse(scope, receive, send, cap)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if started:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not over or started:
                 raise
+        if over and not answered:
             await self._refuse(scope, receive, send, cap)
 
     @staticmethod

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 from .core.limits import Limits
+from .security import check_cors_origins, check_frame_ancestors
 
 _PREFIX = "CONVSCOPE_"
 
@@ -43,6 +44,19 @@ class Settings:
     frame_ancestors: str = "'self'"
     #: Origins allowed to call the API from a browser (CORS); empty = CORS off.
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    #: `python -m server` (uvicorn): seconds an idle connection stays open; above a reverse proxy's idle timeout.
+    keep_alive_s: int = 15
+    #: Open connections per worker (idle keep-alive included) before uvicorn answers a bare 503; below `ulimit -n`.
+    max_connections: int = 2048
+    #: Seconds a stopping server lets in-flight requests finish (under `docker stop`'s 10 s before SIGKILL).
+    graceful_shutdown_s: int = 8
+    #: HTTP parser: "auto" (httptools when installed, fast, no header cap) or "h11" (caps headers at 16 KiB).
+    http: str = "auto"
+
+    def __post_init__(self) -> None:
+        # Both go into response headers: a value that could inject a directive is refused at start-up.
+        object.__setattr__(self, "frame_ancestors", check_frame_ancestors(self.frame_ancestors))
+        object.__setattr__(self, "cors_origins", check_cors_origins(self.cors_origins))
 
     @property
     def limits(self) -> Limits:

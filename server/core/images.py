@@ -208,6 +208,18 @@ def _resize_to_array(im: Image.Image, max_side: int) -> tuple[np.ndarray, bool]:
     return arr, resized
 
 
+def resize_image(image: DecodedImage, max_side: int) -> DecodedImage:
+    """The image fitted within max_side (LANCZOS, as uploads are), or the image itself when it fits."""
+    width, height = fit_size(image.width, image.height, max_side)
+    if (width, height) == (image.width, image.height):
+        return image
+    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(plane)).resize(
+        (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)) for plane in image.pixels]
+    arr = np.clip(np.stack(planes), 0.0, 1.0).astype(np.float32)  # LANCZOS rings a little past [0, 1]
+    arr.flags.writeable = False
+    return DecodedImage(arr, image.format, image.original_width, image.original_height, True)
+
+
 def _check_bytes(size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise TooLarge(f"The file is {size:,} bytes, more than the limit of {max_bytes:,} bytes; "
@@ -360,10 +372,7 @@ class ImageStore:
             self._misses += 1
             self._entries[image_id] = entry
             self._nbytes += entry.nbytes
-            while self._nbytes > self._capacity:
-                _, old = self._entries.popitem(last=False)
-                self._nbytes -= old.nbytes
-                self._evictions += 1
+            self._evict()
         return entry
 
     def get(self, image_id: str) -> StoredImage:
@@ -380,6 +389,31 @@ class ImageStore:
                 f"Image {key[:12]}… is not in memory (images are kept for a while only, or it "
                 "was stored by another server); upload it again.", ["id"])
         return entry
+
+    def get_sized(self, image_id: str, max_side: int) -> DecodedImage:
+        """The stored image fitted within max_side; the resized copy is kept in the same LRU (and counted)."""
+        entry = self.get(image_id)
+        if max(entry.width, entry.height) <= max_side:
+            return entry.image
+        key = f"{entry.id}@{max_side}"
+        with self._lock:
+            hit = self._touch(key)
+        if hit is not None:
+            return hit.image
+        variant = StoredImage(key, resize_image(entry.image, max_side))
+        with self._lock:
+            if self._touch(key) is None:
+                self._entries[key] = variant
+                self._nbytes += variant.nbytes
+                self._evict()
+        return variant.image
+
+    def _evict(self) -> None:
+        """Drop least recently used entries until the bytes fit; caller holds the lock."""
+        while self._nbytes > self._capacity:
+            _, old = self._entries.popitem(last=False)
+            self._nbytes -= old.nbytes
+            self._evictions += 1
 
     def clear(self) -> None:
         with self._lock:

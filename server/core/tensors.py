@@ -14,6 +14,8 @@ from .limits import check_cap
 
 # Products and sums of values this size stay far from float64 overflow.
 MAX_ABS = 1e100
+# No op takes more than rank 4; a deeper nesting is refused before numpy (64 dims at most) or recursion sees it.
+MAX_RANK = 8
 
 
 def _walk_shape(value: Any, name: str, cap: int) -> tuple[int, ...]:
@@ -21,6 +23,9 @@ def _walk_shape(value: Any, name: str, cap: int) -> tuple[int, ...]:
     shape: list[int] = []
     level = value
     while isinstance(level, list):
+        if len(shape) == MAX_RANK:
+            raise InvalidRequest(f"{name} nests lists more than {MAX_RANK} deep; a tensor here has at most "
+                                 f"{MAX_RANK} dimensions (N×C×H×W is 4).", [name])
         if not level:
             raise InvalidRequest(f"{name} has an empty dimension (an empty list at depth {len(shape)}).", [name])
         shape.append(len(level))

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from ..core.layers import summarize
 from ..core.presets import get_preset, list_presets
 from ..core.receptive import receptive_field
+from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas_arith import (PresetList, PresetResponse, ReceptiveFieldRequest, ReceptiveFieldResponse,
                              ShapesRequest, ShapesResponse)
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["arithmetic"], dependencies=[Depends(
 @router.post("/shapes", response_model=ShapesResponse, responses=ERRORS, summary="Shapes of a layer stack",
              description="Each layer's output shape, parameters, MACs and size formula with the numbers filled in. "
                          "An impossible layer is a 422 whose sentence starts with the layer's index.")
-async def shapes(body: Annotated[ShapesRequest, Body()]) -> JSONResponse:
+async def shapes(body: Annotated[ShapesRequest, Body(openapi_examples=for_endpoint("shapes"))]) -> JSONResponse:
     result = summarize(body.input_shape, body.layers, body.input_size)
     return JSONResponse({"ok": True, **result})
 
@@ -28,7 +29,8 @@ async def shapes(body: Annotated[ShapesRequest, Body()]) -> JSONResponse:
              description="n, j, r, start per layer and axis (entry 0 = the input: n = size, j = 1, r = 1, "
                          "start = 0.5). With unit: its region (centre ± r/2) and the region clipped to the image; "
                          "with effective: the unit's gradient magnitude w.r.t. the input, by autograd.")
-async def receptive(body: Annotated[ReceptiveFieldRequest, Body()], request: Request) -> JSONResponse:
+async def receptive(body: Annotated[ReceptiveFieldRequest, Body(openapi_examples=for_endpoint("receptive-field"))],
+                     request: Request) -> JSONResponse:
     result = await gate_of(request).run(receptive_field, body.input_size, body.layers, body.unit,
                                         body.input_shape, body.effective)
     return JSONResponse({"ok": True, **result})

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 
 from ..core import exercises
+from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas_arith import ExerciseRequest, ExerciseResponse, GradeRequest, GradeResponse, KindsResponse
 from .deps import ERRORS, gate_of, require_json
@@ -22,7 +23,8 @@ async def kinds() -> JSONResponse:
              description="A pure function of (kind, seed, difficulty): the same triple gives the same exercise, "
                          "in any process. An unknown kind, a seed outside 0..2^63−1 or a difficulty other than "
                          "1, 2, 3 is a 422.")
-async def create(body: Annotated[ExerciseRequest, Body()], request: Request) -> JSONResponse:
+async def create(body: Annotated[ExerciseRequest, Body(openapi_examples=for_endpoint("exercises"))],
+                 request: Request) -> JSONResponse:
     result = await gate_of(request).run(exercises.create, body.kind, body.seed, body.difficulty)
     return JSONResponse({"ok": True, **result})
 
@@ -31,7 +33,8 @@ async def create(body: Annotated[ExerciseRequest, Body()], request: Request) -> 
              description="Values by elementwise relative error ≤ 1e−6, shapes and integers exactly. A malformed or "
                          "wrongly shaped answer scores 0 with a feedback sentence (HTTP 200). reveal: true adds "
                          "expected.")
-async def grade(body: Annotated[GradeRequest, Body()], request: Request) -> JSONResponse:
+async def grade(body: Annotated[GradeRequest, Body(openapi_examples=for_endpoint("exercises/grade"))],
+                request: Request) -> JSONResponse:
     result = await gate_of(request).run(exercises.grade, body.kind, body.seed, body.difficulty, body.answer,
                                         body.reveal)
     return JSONResponse({"ok": True, **result})

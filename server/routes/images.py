@@ -4,16 +4,16 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from PIL import Image
 
-from ..core.exceptions import InvalidRequest, Unsupported
 from ..core.images import DecodedImage, ImageStore
 from ..core.kernels import list_kernels
 from ..core.samples import list_samples, load_sample
 from ..responses import JSONResponse
-from .deps import ERRORS, settings_of
+from ..uploads import read_upload
+from .deps import ERRORS, gate_of, settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["images"])
 
@@ -39,18 +39,15 @@ def _png_response(data: bytes) -> Response:
     return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.post("/images", responses=ERRORS, summary="Upload an image (multipart field `file`); kept in memory only")
-async def upload_image(request: Request, file: UploadFile | None = None) -> JSONResponse:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "multipart/form-data":
-        raise Unsupported(f"Upload the image as multipart/form-data with a field named 'file', not as "
-                          f"{kind or 'a body without a Content-Type'}.", ["content-type"])
-    if file is None:
-        raise InvalidRequest("Send the image as multipart/form-data in a field named 'file'.", ["file"])
+@router.post("/images", responses=ERRORS, summary="Upload an image (multipart field `file`); kept in memory only",
+             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["file"],
+                 "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
+async def upload_image(request: Request) -> JSONResponse:
     s = settings_of(request)
-    data = await file.read(s.max_upload_bytes + 1)
-    stored = store_of(request).put(data, max_side=s.image_max_side, max_pixels=s.image_max_pixels,
-                                   max_bytes=s.max_upload_bytes)
+    upload = await read_upload(request, field_name="file", max_bytes=s.max_upload_bytes)
+    stored = await gate_of(request).run(store_of(request).put, upload.data, max_side=s.image_max_side,
+                                        max_pixels=s.image_max_pixels, max_bytes=s.max_upload_bytes)
     return JSONResponse({"ok": True, **stored.as_dict()})
 
 

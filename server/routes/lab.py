@@ -1,41 +1,86 @@
-"""POST /api/v1/pipeline: run a small layer stack on an uploaded or built-in image; GET /lab is the page."""
+"""POST /api/v1/pipeline (JSON or streamed frames), POST /api/v1/pipeline/probe; GET /lab is the page."""
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from ..core.exceptions import InvalidRequest
-from ..core.pipeline import DEFAULT_MAX_SIDE, run_pipeline
+from ..core.images import DecodedImage
+from ..core.pipeline_run import PipelineRun, run_pipeline
+from ..core.probe import probe
 from ..core.samples import load_sample
+from ..frames import MEDIA_TYPE, FrameStream
 from ..responses import JSONResponse
-from .deps import ERRORS, device_of, gate_of, require_json
+from ..schemas_lab import PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
+from .deps import ERRORS, device_of, gate_of, require_json, settings_of
 from .images import sample_size, store_of
 
+# No `from __future__ import annotations` here: FastAPI must see the model classes themselves.
 router = APIRouter(tags=["lab"])
 
 
-def _resolve_image(request: Request, ref: Any):
-    if not isinstance(ref, dict) or ("id" in ref) == ("sample" in ref):
+def _image(request: Request, ref: Any, max_side: Any) -> DecodedImage:
+    """The upload or sample, fitted within max_side (default: as stored)."""
+    limit = settings_of(request).image_max_side
+    if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int)
+                                 or not 8 <= max_side <= limit):
+        raise InvalidRequest(f"image_max_side must be an integer from 8 to {limit} (this server's image_max_side), "
+                             f"not {str(max_side)[:40]}.", ["image_max_side"])
+    if not isinstance(ref, dict) or ("id" in ref) == ("sample" in ref) or len(ref) != 1:
         raise InvalidRequest('image must be {"id": "<sha256 of an upload>"} or {"sample": "<name>"}.', ["image"])
     if "id" in ref:
-        return store_of(request).get(ref["id"]).image
-    return load_sample(ref["sample"], size=sample_size(request))
+        store = store_of(request)
+        return store.get(ref["id"]).image if max_side is None else store.get_sized(ref["id"], max_side)
+    size = sample_size(request) if max_side is None else min(max_side, sample_size(request))
+    return load_sample(ref["sample"], size=size)
 
 
-@router.post("/api/v1/pipeline", responses=ERRORS, dependencies=[Depends(require_json)],
-             summary="Run a layer stack on an image and return every feature map, uint8 at display size")
-async def pipeline(request: Request, body: Annotated[dict[str, Any], Body()]) -> JSONResponse:
-    image = _resolve_image(request, body.get("image"))
-    result = await gate_of(request).run(run_pipeline, image.pixels, body.get("layers", []),
-                                        max_side=body.get("max_side", DEFAULT_MAX_SIDE),
-                                        encoding=body.get("encoding", "raw"), device=device_of(request))
-    meta = {"width": image.width, "height": image.height, "channels": image.channels, "resized": image.resized,
+def _meta(image: DecodedImage) -> dict[str, Any]:
+    return {"width": image.width, "height": image.height, "channels": image.channels, "resized": image.resized,
             "original_width": image.original_width, "original_height": image.original_height}
+
+
+_STREAM = {200: {"description": "With transport json: the JSON below. With transport stream: frames (see the "
+                                "transport field).", "content": {MEDIA_TYPE: {"schema": {"type": "string",
+                                                                                        "format": "binary"}}}}}
+
+
+@router.post("/api/v1/pipeline", responses={**ERRORS, **_STREAM}, response_model=PipelineResponse,
+             dependencies=[Depends(require_json)],
+             summary="Run a layer stack on an image and return every feature map, uint8 at display size")
+async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -> Any:
+    image = _image(request, body.image, body.image_max_side)
+    gate, device = gate_of(request), device_of(request)
+    args = dict(max_side=body.max_side, encoding=body.encoding, device=device)
+    if body.transport == "stream":
+        slot = contextlib.AsyncExitStack()
+        await slot.enter_async_context(gate.slot())
+        try:
+            run = await gate.call(PipelineRun, image.pixels, body.layers, **args)
+        except BaseException:
+            await slot.aclose()
+            raise
+        return FrameStream(run, gate, slot, {"image": _meta(image), "device": str(device)})
+    if body.transport != "json":
+        raise InvalidRequest(f"transport must be json or stream, not {str(body.transport)[:40]!r}.", ["transport"])
+    result = await gate.run(run_pipeline, image.pixels, body.layers, **args)
     # Base64 of quantised maps barely compresses, and gzip of a 50 MB body costs 20× the compute
     # (bench/image_pipeline.py); an explicit encoding makes the GZip middleware pass it through.
-    return JSONResponse({"ok": True, "image": meta, **result}, headers={"Content-Encoding": "identity"})
+    return JSONResponse({"ok": True, "image": _meta(image), **result}, headers={"Content-Encoding": "identity"})
+
+
+@router.post("/api/v1/pipeline/probe", responses=ERRORS, response_model=ProbeResponse,
+             dependencies=[Depends(require_json)],
+             summary="One unit of a pipeline: its value, receptive field (theoretical and by autograd), hypercolumn")
+async def pipeline_probe(request: Request, body: Annotated[ProbeRequest, Body()]) -> JSONResponse:
+    image = _image(request, body.image, body.image_max_side)
+    result = await gate_of(request).run(probe, image.pixels, body.layers, body.unit, device=device_of(request),
+                                        max_side=body.max_side, hypercolumn=body.hypercolumn)
+    return JSONResponse({"ok": True, "image": _meta(image), **result})
 
 
 @router.get("/lab", response_class=HTMLResponse, include_in_schema=False)
 async def lab_page(request: Request) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, "lab.html", {"page": "lab"})
+    return request.app.state.templates.TemplateResponse(
+        request, "lab.html", {"page": "lab", "image_max_side": settings_of(request).image_max_side})

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from ..core.exceptions import NotFound
 from ..core.ops import OPS, run_op
+from ..examples import for_op
 from ..responses import JSONResponse
 from ..schemas import OP_REQUESTS, OpResponse
 from .deps import ERRORS, device_of, gate_of, require_json, settings_of
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/api/v1/ops", tags=["ops"], dependencies=[Depends(req
 
 def _handler(op: str, model: type) -> Callable[..., Any]:
     # No `from __future__ import annotations` in this module: FastAPI must see the model class itself.
-    async def handle(body: Annotated[model, Body()], request: Request) -> JSONResponse:  # type: ignore[valid-type]
+    async def handle(body: Annotated[model, Body(openapi_examples=for_op(op))], request: Request) -> JSONResponse:  # type: ignore[valid-type]
         settings = settings_of(request)
         payload = body.model_dump(exclude_unset=True)
         result = await gate_of(request).run(run_op, op, payload, limits=settings.limits,

@@ -5,6 +5,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
 
 from ..core.ops import OPS
 
@@ -47,7 +48,7 @@ for _path, (_view, _title) in VIEWS.items():
 async def vendor(name: str, request: Request) -> Response:
     assets = request.app.state.assets
     if f"/vendor/{name}" != assets.plotly_url():
-        return Response(status_code=404)
+        raise HTTPException(404)  # the envelope, as for any unknown path
     asset = assets.plotly
     headers = {"Cache-Control": "public, max-age=31536000, immutable", "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.transpose_view import transpose_view
+from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas import IntOrList, StrictInt, Tensor
 from .deps import ERRORS, device_of, gate_of, require_json, settings_of
@@ -48,7 +49,8 @@ class TransposeViewResponse(BaseModel):
              description="The input zero-stretched by the stride and padded by d(k-1)-p (plus output_padding at "
                          "the bottom/right), the kernel flipped with its channel axes swapped, and the direct "
                          "stride-1 convolution's output and trace, checked against conv_transpose.")
-async def transpose(body: Annotated[TransposeViewRequest, Body()], request: Request) -> JSONResponse:
+async def transpose(body: Annotated[TransposeViewRequest, Body(openapi_examples=for_endpoint("views/transpose"))],
+                    request: Request) -> JSONResponse:
     payload: dict[str, Any] = body.model_dump(exclude_unset=True)
     result = await gate_of(request).run(transpose_view, payload, limits=settings_of(request).limits,
                                         device=device_of(request))

@@ -55,3 +55,18 @@ export function onPlotHover(element, fn, leave = () => {}) {
 export function setShapes(element, shapes) {
   return plotly().relayout(element, { shapes });
 }
+
+/** Bars (one per value), coloured by group, with a label per bar on hover: the lab's hypercolumn. */
+export function bars(element, { values, groups, labels, title = "" }) {
+  const colours = ["#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442", "#000000"];
+  const names = [...new Set(groups)];
+  const traces = names.map((name, k) => {
+    const idx = groups.map((g, i) => (g === name ? i : -1)).filter((i) => i >= 0);
+    return { type: "bar", name, x: idx, y: idx.map((i) => values[i]), text: idx.map((i) => labels[i]), textposition: "none",
+      hovertemplate: "%{text}: %{y:.4g}<extra></extra>", marker: { color: colours[k % colours.length] } };
+  });
+  const layout = { title: title ? { text: title, font: { size: 14 } } : undefined, barmode: "overlay", bargap: 0.05,
+    margin: { l: 50, r: 10, t: title ? 30 : 10, b: 40 }, xaxis: { title: { text: "feature index" } },
+    legend: { orientation: "h" }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)" };
+  return plotly().react(element, traces, layout, { displayModeBar: false, responsive: true });
+}

@@ -1,0 +1,114 @@
+"""Request and response models of the image lab: /pipeline, /pipeline/probe (same style as schemas.py).
+
+Layer objects are checked by core/pipeline.py, which writes the sentence ("Layer 2 (max_pool2d): ...").
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .core.encoding import ENCODING_TEXT
+from .core.pipeline import LAYER_OPS
+from .schemas import StrictModel, documented
+
+_INT = {"type": "integer"}
+ImageRef = documented({"type": "object", "description": 'An upload {"id": "<sha256>"} or a built-in {"sample": '
+                       '"<name>"} (GET /api/v1/samples).', "properties": {"id": {"type": "string"},
+                                                                         "sample": {"type": "string"}}})
+LabLayers = documented({"type": "array", "description": "Layer objects, run in order on the image; see /lab.",
+                        "items": {"type": "object", "required": ["op"], "additionalProperties": True,
+                                  "properties": {"op": {"type": "string", "enum": list(LAYER_OPS)}}}})
+Side = documented({"type": "integer", "minimum": 1, "maximum": 1024})
+Encoding = documented({"type": "string", "enum": ["raw", "png", "f32"], "description": ENCODING_TEXT})
+Unit = documented({"type": "object", "description": "layer: 0 is the image, k the output of layer k − 1; y, x: "
+                   "the unit's full-resolution position; channel (default 0).",
+                   "properties": {"layer": _INT, "y": _INT, "x": _INT, "channel": _INT}})
+
+
+class _LabBody(StrictModel):
+    image: ImageRef
+    layers: LabLayers = Field(default_factory=list)
+    image_max_side: Side = Field(None, description="Work on the image resized (area-aware) to this longest side; "
+                                                   "default: as uploaded (at most the server's image_max_side).")
+
+
+class PipelineRequest(_LabBody):
+    max_side: Side = Field(256, description="Longest side of each map as sent: maps are block-averaged by an "
+                                            "integer factor to fit (the factor is in each map).")
+    encoding: Encoding = "raw"
+    transport: documented({"type": "string", "enum": ["json", "stream"]}) = Field(
+        "json", description='json: one JSON body, map data base64. stream: application/vnd.convscope.frames, a '
+                            'frame per layer as it is computed (see /lab and the README); the client can stop '
+                            'it by closing the connection.')
+
+
+class ProbeRequest(_LabBody):
+    unit: Unit
+    max_side: Side = Field(256, description="Longest side of the effective-field map as sent.")
+    hypercolumn: documented({"type": "string", "enum": ["nearest", "bilinear"]}) = "nearest"
+
+
+class MapInfo(BaseModel):
+    channel: int
+    encoding: str
+    width: int
+    height: int
+    full_width: int
+    full_height: int
+    factor: int = Field(description="Display pixel (i, j) is the mean of full-resolution rows [i·factor, "
+                                    "(i+1)·factor) and columns [j·factor, (j+1)·factor).")
+    scale: float
+    min: float = Field(description="The channel's minimum over the full-resolution map (code 0).")
+    max: float = Field(description="The channel's maximum (code 255).")
+    data: str = Field(description="base64 of the encoded map.")
+
+
+class Field_(BaseModel):
+    op: str
+    n: list[int]
+    j: list[float] = Field(description="Input pixels between neighbouring unit centres.")
+    r: list[float]
+    start: list[float] = Field(description="Centre of unit 0, in input pixels (pixel i has centre i + 0.5).")
+
+
+class InputBlock(BaseModel):
+    shape: list[int]
+    field: Field_
+    maps: list[MapInfo]
+
+
+class LayerBlock(InputBlock):
+    index: int
+    op: str
+    sweep: dict[str, Any] | None = Field(None, description="Per axis: starts[o] + taps[t] is the input cell "
+                                                           "that output o reads through tap t (kind window), or "
+                                                           "the output cell input o writes (kind scatter).")
+    stats: dict[str, Any] | None = Field(None, description="batch_norm2d: the statistics it normalised with.")
+
+
+class ImageMeta(BaseModel):
+    width: int
+    height: int
+    channels: int
+    resized: bool
+    original_width: int
+    original_height: int
+
+
+class PipelineResponse(BaseModel):
+    ok: Literal[True]
+    image: ImageMeta
+    input: InputBlock
+    layers: list[LayerBlock]
+    device: str
+
+
+class ProbeResponse(BaseModel):
+    ok: Literal[True]
+    image: ImageMeta
+    unit: dict[str, Any]
+    region: dict[str, float] = Field(description="centre ± r/2, half-open, in input pixels, before clipping.")
+    clipped: dict[str, int]
+    effective: dict[str, Any] = Field(description="|∂unit/∂image| by autograd: bbox, nonzero, max, and the map.")
+    hypercolumn: dict[str, Any]

@@ -1,0 +1,272 @@
+// Feature maps over the image, all sharing one view: a rectangle of input pixels that wheel zooms and drag pans.
+// A map is placed by its layer's receptive-field geometry from the server: unit u of an axis is centred at
+// start + u·j input pixels, so display pixel d (factor f units) spans start + (d·f − ½)·j … start + ((d+1)·f − ½)·j.
+import { formatNumber } from "../plot.js";
+
+const MIN_VIEW = 4; // input pixels across, at the deepest zoom
+
+export function valueAt(map, q) {
+  return map.min + (q / 255) * (map.max - map.min);
+}
+
+function bitmap(width, height, fill) {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  const img = ctx.createImageData(width, height);
+  fill(img.data);
+  ctx.putImageData(img, 0, 0);
+  return canvas;
+}
+
+function grayBitmap(m) {
+  return bitmap(m.width, m.height, (px) => {
+    for (let i = 0, j = 0; i < m.bytes.length; i += 1, j += 4) {
+      px[j] = px[j + 1] = px[j + 2] = m.bytes[i];
+      px[j + 3] = 255;
+    }
+  });
+}
+
+function rgbBitmap(maps) {
+  const [m] = maps;
+  return bitmap(m.width, m.height, (px) => {
+    for (let c = 0; c < 3; c += 1) {  // undo each channel's own stretch: true colour
+      const { min, max, bytes } = maps[c];
+      for (let i = 0; i < bytes.length; i += 1) px[i * 4 + c] = Math.round(255 * (min + (bytes[i] / 255) * (max - min)));
+    }
+    for (let i = 0; i < m.width * m.height; i += 1) px[i * 4 + 3] = 255;
+  });
+}
+
+/** The effective-field map as a translucent orange heat layer (alpha follows the gradient's magnitude). */
+export function heatBitmap(m) {
+  return bitmap(m.width, m.height, (px) => {
+    for (let i = 0; i < m.bytes.length; i += 1) {
+      const a = m.bytes[i];
+      px[i * 4] = 230; px[i * 4 + 1] = 97; px[i * 4 + 2] = 0;
+      px[i * 4 + 3] = a ? Math.max(60, a) : 0;
+    }
+  });
+}
+
+export class MapBoard {
+  constructor(root, { onHover, onUnit }) {
+    this.root = root;
+    this.onHover = onHover;
+    this.onUnit = onUnit;
+    this.blocks = [];
+    this.figures = [];
+    this.overlay = { box: null, heat: null, heatMap: null, unit: null };
+    this.size = [1, 1];
+    this.view = { x0: 0, y0: 0, w: 1, h: 1 };
+    this._queued = false;
+  }
+
+  reset(height, width) {
+    this.size = [height, width];
+    this.blocks = [];
+    this.figures = [];
+    this.overlay = { box: null, heat: null, heatMap: null, unit: null };
+    this.root.replaceChildren();
+    this.resetView();
+  }
+
+  resetView() {
+    const [h, w] = this.size;
+    this.view = { x0: 0, y0: 0, w, h };
+    this.redraw();
+  }
+
+  /** Add one block (the input, entry 0, or a layer's output) as its frame arrives. */
+  add(block, title) {
+    const entry = this.blocks.length;
+    this.blocks.push(block);
+    const row = document.createElement("section");
+    row.className = "lab-layer";
+    row.dataset.entry = String(entry);
+    const h = document.createElement("h3");
+    const [c, hh, ww] = block.shape;
+    const factor = block.maps[0].factor;
+    h.textContent = `${title} — ${c}×${hh}×${ww}${factor > 1 ? ` (sent at 1/${factor})` : ""}`;
+    row.append(h);
+    if (block.stats) row.append(statsLine(block.stats));
+    const grid = document.createElement("div");
+    grid.className = block.maps.length <= 4 ? "lab-grid big" : "lab-grid";
+    if (entry === 0 && block.maps.length === 3) grid.append(this.figure(block, entry, -1, rgbBitmap(block.maps), "RGB"));
+    block.maps.forEach((m, ch) => grid.append(this.figure(block, entry, ch, grayBitmap(m),
+      `ch ${ch} [${formatNumber(m.min)}, ${formatNumber(m.max)}]`)));
+    row.append(grid);
+    this.root.append(row);
+    this.redraw();
+  }
+
+  figure(block, entry, channel, image, caption) {
+    const fig = document.createElement("figure");
+    fig.className = "lab-map";
+    const canvas = document.createElement("canvas");
+    const big = block.maps.length <= 4;
+    const [h, w] = this.size;
+    const cssW = big ? 360 : 176;
+    const cssH = Math.max(8, Math.round((cssW * h) / w));
+    const dpr = window.devicePixelRatio || 1;
+    canvas.width = Math.round(cssW * dpr);
+    canvas.height = Math.round(cssH * dpr);
+    canvas.style.width = `${cssW}px`;
+    canvas.style.height = `${cssH}px`;
+    const name = entry === 0 ? "input" : `layer ${entry - 1} (${block.op})`;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", `${name} ${channel < 0 ? "RGB" : `channel ${channel}`}`);
+    canvas.dataset.entry = String(entry);
+    canvas.dataset.channel = String(channel);
+    const cap = document.createElement("figcaption");
+    cap.textContent = caption;
+    fig.append(canvas, cap);
+    const item = { block, entry, channel: Math.max(0, channel), image, canvas, name };
+    this.figures.push(item);
+    this.listen(item);
+    return fig;
+  }
+
+  /** Input-pixel coordinates under a pointer event on a canvas. */
+  inputAt(event, canvas) {
+    const r = canvas.getBoundingClientRect();
+    const v = this.view;
+    return { x: v.x0 + ((event.clientX - r.left) / r.width) * v.w, y: v.y0 + ((event.clientY - r.top) / r.height) * v.h };
+  }
+
+  /** The unit of a map under input point p (full-resolution indices), or null off the map. */
+  unitAt(item, p) {
+    const f = item.block.field;
+    const m = item.block.maps[item.channel];
+    const ux = Math.floor((p.x - (f.start[1] - f.j[1] / 2)) / f.j[1]);
+    const uy = Math.floor((p.y - (f.start[0] - f.j[0] / 2)) / f.j[0]);
+    if (ux < 0 || uy < 0 || ux >= m.full_width || uy >= m.full_height) return null;
+    return { y: uy, x: ux, dy: Math.floor(uy / m.factor), dx: Math.floor(ux / m.factor) };
+  }
+
+  listen(item) {
+    const { canvas } = item;
+    let drag = null;
+    canvas.addEventListener("mousemove", (event) => {
+      if (drag) {
+        const r = canvas.getBoundingClientRect();
+        this.view.x0 = drag.x0 - ((event.clientX - drag.cx) / r.width) * this.view.w;
+        this.view.y0 = drag.y0 - ((event.clientY - drag.cy) / r.height) * this.view.h;
+        drag.moved = true;
+        this.redraw();
+        return;
+      }
+      const u = this.unitAt(item, this.inputAt(event, canvas));
+      if (!u) { this.onHover(`${item.name}: outside the map here`); return; }
+      const m = item.block.maps[item.channel];
+      const q = m.bytes[u.dy * m.width + u.dx];
+      const step = (m.max - m.min) / 255;
+      const where = m.factor > 1 ? `units (${u.dy * m.factor}…, ${u.dx * m.factor}…), mean of ${m.factor}×${m.factor}` : `unit (${u.y}, ${u.x})`;
+      this.onHover(`${item.name} ch ${item.channel} ${where}: ≈ ${formatNumber(valueAt(m, q))} (± ${formatNumber(step / 2)}; click for the exact value)`);
+    });
+    canvas.addEventListener("mousedown", (event) => {
+      drag = { cx: event.clientX, cy: event.clientY, x0: this.view.x0, y0: this.view.y0, moved: false };
+    });
+    window.addEventListener("mouseup", (event) => {
+      if (!drag) return;
+      const wasClick = !drag.moved;
+      drag = null;
+      if (!wasClick || event.target !== canvas) return;
+      const u = this.unitAt(item, this.inputAt(event, canvas));
+      if (u) this.onUnit({ layer: item.entry, channel: item.channel, y: u.y, x: u.x });
+    });
+    canvas.addEventListener("wheel", (event) => {
+      event.preventDefault();
+      const p = this.inputAt(event, canvas);
+      this.zoom(event.deltaY < 0 ? 0.8 : 1.25, p);
+    }, { passive: false });
+  }
+
+  zoom(k, p) {
+    const v = this.view;
+    const [h, w] = this.size;
+    const nw = Math.min(w * 4, Math.max(MIN_VIEW, v.w * k));
+    const s = nw / v.w;
+    this.view = { x0: p.x - (p.x - v.x0) * s, y0: p.y - (p.y - v.y0) * s, w: nw, h: (nw * h) / w };
+    this.redraw();
+  }
+
+  setOverlay(overlay) {
+    this.overlay = { ...this.overlay, ...overlay };
+    this.redraw();
+  }
+
+  redraw() {
+    if (this._queued) return;
+    this._queued = true;
+    requestAnimationFrame(() => {
+      this._queued = false;
+      for (const item of this.figures) this.draw(item);
+      this.root.dataset.view = [this.view.x0, this.view.y0, this.view.w].map((v) => v.toFixed(2)).join(",");
+    });
+  }
+
+  /** ctx with the view's transform: drawing in input pixels. */
+  context(canvas) {
+    const ctx = canvas.getContext("2d");
+    const s = canvas.width / this.view.w;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#eef0f3";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(s, 0, 0, s, -this.view.x0 * s, -this.view.y0 * s);
+    ctx.imageSmoothingEnabled = false;
+    return { ctx, s };
+  }
+
+  draw(item) {
+    const { ctx, s } = this.context(item.canvas);
+    const f = item.block.field;
+    const m = item.block.maps[item.channel];
+    place(ctx, item.image, f, m);
+    const o = this.overlay;
+    if (o.heat && o.heatMap && item.entry === 0) {
+      ctx.globalAlpha = 0.75;
+      place(ctx, o.heat, this.blocks[0].field, o.heatMap);
+      ctx.globalAlpha = 1;
+    }
+    ctx.lineWidth = 2 / s;
+    if (o.box) {
+      ctx.strokeStyle = "#e4572e";
+      ctx.strokeRect(o.box.x0, o.box.y0, o.box.x1 - o.box.x0, o.box.y1 - o.box.y0);
+    }
+    if (o.unit && o.unit.layer === item.entry) {
+      const u = o.unit;
+      ctx.strokeStyle = "#0072b2";
+      ctx.strokeRect(f.start[1] + (u.x - 0.5) * f.j[1], f.start[0] + (u.y - 0.5) * f.j[0], f.j[1], f.j[0]);
+    }
+  }
+}
+
+/** Draw a map's display image at its place over the input. */
+export function place(ctx, image, field, m) {
+  const left = field.start[1] - field.j[1] / 2;
+  const top = field.start[0] - field.j[0] / 2;
+  ctx.drawImage(image, left, top, m.width * m.factor * field.j[1], m.height * m.factor * field.j[0]);
+}
+
+export function mapBitmap(m, rgbMaps) {
+  return rgbMaps ? rgbBitmap(rgbMaps) : grayBitmap(m);
+}
+
+function statsLine(stats) {
+  const p = document.createElement("p");
+  p.className = "lab-stats";
+  const list = (v) => v.slice(0, 8).map(formatNumber).join(", ") + (v.length > 8 ? ", …" : "");
+  if (stats.training) {
+    p.textContent = `train mode: each channel normalised by this image's own mean (${list(stats.mean)}) and variance ` +
+      `(${list(stats.var)}), ε = ${stats.eps}; the running statistics move ${stats.momentum} of the way: ` +
+      `mean → ${list(stats.running_mean)}, var → ${list(stats.running_var)} (unbiased). In eval mode the running ` +
+      "statistics would be used instead.";
+  } else {
+    p.textContent = `eval mode: normalised by the running statistics, mean ${list(stats.mean)} and variance ` +
+      `${list(stats.var)}, ε = ${stats.eps}, whatever this image holds (train mode would use the image's own).`;
+  }
+  return p;
+}
