@@ -50,6 +50,10 @@ class Health(BaseModel):
     version: str
     torch: str
     device: str
+    compute: dict[str, int] = Field(description="This process's compute gate: running, waiting, capacity, "
+                                                "max_queue, and cancelled (streams stopped by their client).")
+    images: dict[str, int] = Field(description="This process's in-memory image store: images (with resized "
+                                               "copies), bytes, capacity_bytes, hits, misses, evictions.")
 
 
 class _OpBase(StrictModel):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from server.core.exceptions import ConvscopeError, InvalidRequest
+from server.core.exceptions import ConvscopeError, InvalidRequest, TooLarge
 from server.core.kernels import flip, get_kernel, groups_for, make_weight, validate_kernel
 from server.core.shapes import check_conv, check_conv_transpose, check_interpolate, check_pool, check_unpool
 
@@ -168,11 +168,12 @@ def plan_pipeline(input_shape: tuple[int, int, int], layers: Any) -> list[Planne
             raise _fail(i, op, exc) from None
         c, h, w = p.output_shape
         if c * h * w > MAX_ELEMENTS:
-            raise _fail(i, op, InvalidRequest(f"the output {c}×{h}×{w} has more than {MAX_ELEMENTS:,} values."))
+            raise _fail(i, op, TooLarge(f"the output {c}×{h}×{w} has more than {MAX_ELEMENTS:,} values, this "
+                                        "server's cap for one map stack."))
         total += c * h * w
         if total > MAX_TOTAL_ELEMENTS:
-            raise _fail(i, op, InvalidRequest(f"the pipeline's maps up to here hold {total:,} values, more than "
-                                              f"{MAX_TOTAL_ELEMENTS:,}; use fewer channels or layers."))
+            raise _fail(i, op, TooLarge(f"the pipeline's maps up to here hold {total:,} values, more than "
+                                        f"{MAX_TOTAL_ELEMENTS:,}; use fewer channels or layers."))
         planned.append(p)
         shape = p.output_shape
     return planned

@@ -164,7 +164,6 @@ def test_pipeline_unpool_from_earlier_pool_and_display_size(client) -> None:
     ([{"op": "conv2d", "kernel": "nope"}], 0, "Layer 0 (conv2d)"),
     ([{"op": "softmax"}], 0, "Layer 0"),
     ([{"op": "relu"}, {"op": "max_pool2d", "kernal_size": 2}], 1, "Layer 1 (max_pool2d): 'kernal_size'"),
-    ([{"op": "interpolate", "scale_factor": 100}], 0, "Layer 0 (interpolate): the output"),
     ([{"op": "conv2d", "kernel": "sobel_x", "dilation": 400}], 0, "Layer 0 (conv2d)"),
 ])
 def test_illegal_layers_are_422_naming_the_index(client, layers, index: int, words: str) -> None:
@@ -173,6 +172,13 @@ def test_illegal_layers_are_422_naming_the_index(client, layers, index: int, wor
     body = r.json()
     assert body["ok"] is False and body["error"].startswith(words)
     assert body["errors"][0]["loc"][:2] == ["layers", index]
+
+
+def test_an_output_past_the_cap_is_413_naming_the_layer(client) -> None:
+    r = client.post("/api/v1/pipeline", json={"image": {"sample": _sample_name(client)},
+                                              "layers": [{"op": "interpolate", "scale_factor": 100}]})
+    assert r.status_code == 413 and r.json()["error"].startswith("Layer 0 (interpolate): the output")
+    assert r.json()["errors"][0]["loc"][:2] == ["layers", 0]
 
 
 def test_pipeline_rejects_bad_image_ref_and_display(client) -> None:
