@@ -1,15 +1,19 @@
 """End-to-end cost of the image lab's pipeline against raw torch (not a test).
 
-For 512² and 1024² RGB images and conv 3->16 3×3 (padding 1), relu, max pool 2: time from the
-request being sent to every map received and base64-decoded, over the time torch alone takes for
-the same float32 pipeline in this process (CPU). Run: .venv/bin/python -m bench.image_pipeline
+For 512² and 1024² RGB images and conv 3->16 3×3 (padding 1), relu, max pool 2: the time from the
+request being sent to every map received and decoded into arrays, over the time torch alone takes for
+the same float32 pipeline in this process, with the server's thread count (cores ÷ compute slots), all
+measured in one run. Two transports: "stream" (binary frames, what the page uses) and "json" (base64
+inside JSON). Raw torch at torch's default thread count is shown too. Run: python -m bench.image_pipeline
 """
 from __future__ import annotations
 
 import base64
 import io
+import os
 import statistics
 import time
+from typing import Any
 
 import httpx
 import numpy as np
@@ -18,10 +22,17 @@ import torch.nn.functional as F
 from PIL import Image
 
 from bench.common import serve
+from server.settings import Settings
+from tests.frames import map_bytes, read_frames
 
 LAYERS = [{"op": "conv2d", "kernel": "random", "seed": 0, "out_channels": 16, "padding": 1}, {"op": "relu"},
           {"op": "max_pool2d", "kernel_size": 2}]
-REPEATS = 7
+REPEATS = 9
+
+
+def server_threads() -> int:
+    s = Settings.from_env()
+    return s.torch_threads or max(1, (os.cpu_count() or 1) // s.max_concurrency)
 
 
 def _png(side: int) -> tuple[bytes, np.ndarray]:
@@ -31,7 +42,9 @@ def _png(side: int) -> tuple[bytes, np.ndarray]:
     return buf.getvalue(), arr.transpose(2, 0, 1).astype(np.float32) / 255
 
 
-def _torch_ms(pixels: np.ndarray) -> float:
+def _torch_ms(pixels: np.ndarray, threads: int) -> float:
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
     x = torch.tensor(pixels)[None]
     w = torch.randn(16, 3, 3, 3) / 27 ** 0.5
     times = []
@@ -43,42 +56,69 @@ def _torch_ms(pixels: np.ndarray) -> float:
             y3 = F.max_pool2d(y2, 2)
         _ = (y1.numpy(), y2.numpy(), y3.numpy())
         times.append(time.perf_counter() - t)
+    torch.set_num_threads(before)
     return statistics.median(times) * 1e3
 
 
-def _e2e(client: httpx.Client, url: str, image_id: str, max_side: int) -> tuple[float, int, int, list[int]]:
-    times, nbytes, nmaps = [], 0, 0
+def _stream_once(client: httpx.Client, url: str, body: dict[str, Any]) -> list[np.ndarray]:
+    maps = []
+    with client.stream("POST", url + "/api/v1/pipeline", json={**body, "transport": "stream"}) as r:
+        assert r.status_code == 200
+        for header, payload in read_frames(r.iter_raw()):
+            if header["event"] == "maps":
+                maps += [np.frombuffer(b, np.uint8).reshape(m["height"], m["width"])
+                         for m, b in zip(header["maps"], map_bytes(header, payload))]
+    return maps
+
+
+def _json_once(client: httpx.Client, url: str, body: dict[str, Any]) -> list[np.ndarray]:
+    r = client.post(url + "/api/v1/pipeline", json=body)
+    assert r.status_code == 200
+    blocks = [r.json()["input"], *r.json()["layers"]]
+    return [np.frombuffer(base64.b64decode(m["data"]), np.uint8).reshape(m["height"], m["width"])
+            for b in blocks for m in b["maps"]]
+
+
+def _e2e(fn: Any, client: httpx.Client, url: str, body: dict[str, Any]) -> tuple[float, list[np.ndarray]]:
+    fn(client, url, body)  # warm
+    times, maps = [], []
     for _ in range(REPEATS):
         t = time.perf_counter()
-        r = client.post(url + "/api/v1/pipeline", json={"image": {"id": image_id}, "layers": LAYERS,
-                                                        "max_side": max_side, "encoding": "raw"})
-        body = r.json()
-        maps = [m for layer in body["layers"] for m in layer["maps"]]
-        decoded = [base64.b64decode(m["data"]) for m in maps]
+        maps = fn(client, url, body)
         times.append(time.perf_counter() - t)
-        nmaps, nbytes = len(decoded), sum(len(d) for d in decoded)
-        sizes = sorted({len(d) for d in decoded})
-        assert r.status_code == 200
-    return statistics.median(times) * 1e3, nmaps, nbytes, sizes
+    return statistics.median(times) * 1e3, maps
+
+
+def run(sides: tuple[int, ...] = (512, 1024), displays: tuple[int, ...] = (256,)) -> list[dict[str, Any]]:
+    """One row per (image side, display side, transport), each with its raw-torch baselines."""
+    rows = []
+    threads = server_threads()
+    with serve() as url, httpx.Client(timeout=120) as client:
+        for side in sides:
+            data, pixels = _png(side)
+            image_id = client.post(url + "/api/v1/images", files={"file": ("b.png", data, "image/png")}).json()["id"]
+            for max_side in displays:
+                body = {"image": {"id": image_id}, "layers": LAYERS, "max_side": max_side, "encoding": "raw"}
+                for name, fn in (("stream", _stream_once), ("json", _json_once)):
+                    raw = _torch_ms(pixels, threads)
+                    ms, maps = _e2e(fn, client, url, body)
+                    raw_default = _torch_ms(pixels, torch.get_num_threads())
+                    rows.append({"image": side, "display": max_side, "transport": name, "torch_ms": raw,
+                                 "torch_default_ms": raw_default, "e2e_ms": ms, "ratio": ms / raw, "maps": len(maps),
+                                 "bytes_per_map": sorted({m.size for m in maps})})
+    return rows
 
 
 def main() -> None:
-    rows = []
-    with serve() as url, httpx.Client(timeout=120) as client:
-        for side in (512, 1024):
-            data, pixels = _png(side)
-            image_id = client.post(url + "/api/v1/images", files={"file": ("b.png", data, "image/png")}).json()["id"]
-            raw = _torch_ms(pixels)
-            for max_side in (256, 1024):
-                ms, nmaps, nbytes, sizes = _e2e(client, url, image_id, max_side)
-                rows.append((side, max_side, raw, ms, nmaps, nbytes, sizes))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, median of {REPEATS}")
-    print(f"{'image':>7} {'display':>7} {'torch ms':>9} {'e2e ms':>8} {'ratio':>6} {'maps':>5} "
-          f"{'bytes/map (min..max)':>22} {'response MB':>11}")
-    for side, max_side, raw, ms, nmaps, nbytes, sizes in rows:
-        per = f"{sizes[0]:,}..{sizes[-1]:,}"
-        print(f"{side:>5}² {max_side:>7} {raw:>9.1f} {ms:>8.1f} {ms / raw:>6.1f} {nmaps:>5} {per:>22} "
-              f"{nbytes * 4 / 3 / 1e6:>11.2f}")
+    rows = run()
+    print(f"torch {torch.__version__}, server threads {server_threads()} (torch default {torch.get_num_threads()}), "
+          f"CPU, median of {REPEATS}")
+    print(f"{'image':>7} {'display':>7} {'transport':>9} {'torch ms':>9} {'e2e ms':>8} {'ratio':>6} "
+          f"{'(vs default threads)':>20} {'maps':>5} {'bytes/map':>16}")
+    for r in rows:
+        per = "..".join(f"{b:,}" for b in (r["bytes_per_map"][0], r["bytes_per_map"][-1]))
+        print(f"{r['image']:>5}² {r['display']:>7} {r['transport']:>9} {r['torch_ms']:>9.1f} {r['e2e_ms']:>8.1f} "
+              f"{r['ratio']:>6.2f} {r['e2e_ms'] / r['torch_default_ms']:>20.2f} {r['maps']:>5} {per:>16}")
 
 
 if __name__ == "__main__":

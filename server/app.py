@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import torch
 from fastapi import FastAPI
@@ -35,8 +36,9 @@ class _App(FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    if settings.torch_threads:
-        torch.set_num_threads(settings.torch_threads)
+    # Each of max_concurrency jobs gets its share of the cores: more threads than cores makes OpenMP's
+    # workers spin-wait on each other, and a 2-core machine then runs a pipeline several times slower.
+    torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.max_concurrency))
     app = _App(
         title="convscope",
         docs_url=None,  # /docs is our own page: the stock one loads its script from a CDN

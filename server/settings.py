@@ -19,7 +19,7 @@ _PREFIX = "CONVSCOPE_"
 class Settings:
     #: "auto" picks cuda when torch sees a GPU, else cpu; or name one ("cpu", "cuda", "cuda:1").
     device: str = "auto"
-    #: torch intra-op threads, set once at start-up (0 = torch's default).
+    #: torch intra-op threads, set once at start-up (0 = cores ÷ max_concurrency, at least 1).
     torch_threads: int = 0
     #: Largest JSON body accepted, in bytes (413 past it).
     max_body_bytes: int = 16 * 1024 * 1024

@@ -30,7 +30,8 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     opened: list[TestClient] = []
 
     def make(**settings: object) -> TestClient:
-        c = TestClient(create_app(Settings(device="cpu", **settings)), raise_server_exceptions=False)  # type: ignore[arg-type]
+        app = create_app(Settings(device="cpu", **settings))  # type: ignore[arg-type]
+        c = TestClient(app, raise_server_exceptions=False)
         opened.append(c.__enter__())
         return c
 

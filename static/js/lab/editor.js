@@ -38,7 +38,8 @@ const FIELDS = {
   avg_pool2d: [["kernel_size", PAIR, 2], ["stride", PAIR, null], ["padding", PAIR, 0], ["ceil_mode", "bool", false],
     ["count_include_pad", "bool", true]],
   max_unpool2d: [["from", "pool", null]],
-  interpolate: [["scale_factor", "number", 2], ["mode", ["nearest", "nearest-exact", "bilinear", "bicubic"], "nearest"]],
+  interpolate: [["scale_factor", "number", 2], ["mode", ["nearest", "nearest-exact", "bilinear", "bicubic"], "nearest"],
+    ["align_corners", "bool", false]],
 };
 export const OPS = Object.keys(FIELDS);
 const NEW_LAYER = {
@@ -139,7 +140,7 @@ export class LayerEditor {
     if (kind === "bool") {
       control = el("input", { type: "checkbox", "aria-label": `layer ${i} ${name}` });
       control.checked = Boolean(current);
-      control.addEventListener("change", () => set(control.checked));
+      control.addEventListener("change", () => set(control.checked === def ? null : control.checked));
       return el("label", { class: "check" }, control, name);
     }
     if (Array.isArray(kind)) {

@@ -15,6 +15,17 @@ export class Sweep {
     select.addEventListener("change", () => this.choose());
     unitSelect.addEventListener("change", () => this.choose());
     zoomSelect.addEventListener("change", () => this.draw(this.player.frame));
+    // The animator's keys, while the pointer or the focus is in the sweep: space plays, arrows step, +/− speed.
+    const panel = player.closest("section");
+    let inside = false;
+    panel.addEventListener("mouseenter", () => { inside = true; });
+    panel.addEventListener("mouseleave", () => { inside = false; });
+    document.addEventListener("keydown", (e) => {
+      if (!(inside || panel.contains(document.activeElement)) || e.target.matches("input, select, textarea")) return;
+      const act = { " ": () => this.player.toggle(), ArrowRight: () => this.player.step(1), ArrowLeft: () => this.player.step(-1),
+        "+": () => this.player.faster(1), "=": () => this.player.faster(1), "-": () => this.player.faster(-1) }[e.key];
+      if (act) { e.preventDefault(); act(); }
+    });
   }
 
   /** blocks[e] is entry e (0 = the image); images[e] its drawable bitmap (channel 0, or RGB). */
