@@ -191,7 +191,11 @@ def test_linked_zoom_the_sweep_and_batch_norm_statistics(page, live_server, arti
     _open(page, live_server)
     page.select_option("#lab-side", "64")
     page.select_option("#lab-preset", "batch norm (train) then relu")
+    page.check("#lab-exact")  # float32 maps: hover shows the value itself
     _run(page)
+    page.locator(".lab-layer[data-entry='1'] canvas").first.hover()
+    page.wait_for_selector("#lab-hover:has-text('layer 0 (conv2d) ch 0 unit (')")
+    assert " = " in page.inner_text("#lab-hover") and "≈" not in page.inner_text("#lab-hover")
     assert "train mode: each channel normalised by this image's own mean" in page.inner_text(".lab-stats")
     view = page.get_attribute("#lab-maps", "data-view")
     page.locator(".lab-layer[data-entry='2'] canvas").first.hover()

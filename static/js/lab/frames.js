@@ -46,7 +46,15 @@ function concat(a, b) {
   return out;
 }
 
-/** The maps of a "maps" frame, each with its bytes (a view into the payload). */
+/** The maps of a "maps" frame, each with its uint8 codes as `bytes`; f32 maps also keep their `values`. */
 export function mapsOf(header, payload) {
-  return header.maps.map((m) => ({ ...m, bytes: payload.subarray(m.offset, m.offset + m.length) }));
+  return header.maps.map((m) => {
+    const data = payload.subarray(m.offset, m.offset + m.length);
+    if (m.encoding !== "f32") return { ...m, bytes: data };
+    const values = new Float32Array(data.buffer, data.byteOffset, data.length / 4);
+    const span = m.max - m.min;
+    const bytes = new Uint8Array(values.length);  // the same codes the server's raw encoding would send
+    if (span > 0) for (let i = 0; i < values.length; i += 1) bytes[i] = Math.min(255, Math.max(0, ((values[i] - m.min) * 255) / span + 0.5));
+    return { ...m, values, bytes };
+  });
 }

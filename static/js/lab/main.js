@@ -72,7 +72,7 @@ async function run() {
     await source.withImage(async (ref) => {
       state.body = { image: ref, image_max_side: workSide(), layers, max_side: Number($("lab-max-side").value) };
       state.blocks = [];
-      await streamPipeline({ ...state.body, encoding: "raw" }, {
+      await streamPipeline({ ...state.body, encoding: $("lab-exact").checked ? "f32" : "raw" }, {
         signal: controller.signal,
         onFrame: (header, payload) => {
           if (header.event === "start") { state.device = header.device; return; }

@@ -164,7 +164,9 @@ export class MapBoard {
       const q = m.bytes[u.dy * m.width + u.dx];
       const step = (m.max - m.min) / 255;
       const where = m.factor > 1 ? `units (${u.dy * m.factor}…, ${u.dx * m.factor}…), mean of ${m.factor}×${m.factor}` : `unit (${u.y}, ${u.x})`;
-      this.onHover(`${item.name} ch ${item.channel} ${where}: ≈ ${formatNumber(valueAt(m, q))} (± ${formatNumber(step / 2)}; click for the exact value)`);
+      const value = m.values ? `= ${m.values[u.dy * m.width + u.dx].toPrecision(7)}`
+        : `≈ ${formatNumber(valueAt(m, q))} (± ${formatNumber(step / 2)}; click for the exact value)`;
+      this.onHover(`${item.name} ch ${item.channel} ${where}: ${value}`);
     });
     canvas.addEventListener("mousedown", (event) => {
       drag = { cx: event.clientX, cy: event.clientY, x0: this.view.x0, y0: this.view.y0, moved: false };
