@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from .core.shapes import MAX_INT
+
 
 def documented(schema: dict[str, Any]) -> Any:
     """Accept any JSON value here and document `schema`: core/shapes.py checks the value and writes the
@@ -21,7 +23,8 @@ def _enum(*values: str) -> Any:
     return documented({"type": "string", "enum": list(values)})
 
 
-_INT = {"type": "integer"}
+# Sizes, strides, paddings, dilations, groups: torch takes them as 32-bit ints (core/shapes.py MAX_INT).
+_INT = {"type": "integer", "maximum": MAX_INT}
 Tensor = documented({"type": "array", "items": {}, "description":
                       "A tensor as nested arrays of numbers: N×C×H×W (N×C×L for 1-D ops)."})
 IntOrList = documented({"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 1, "maxItems": 2}]})

@@ -112,3 +112,50 @@ class ProbeResponse(BaseModel):
     clipped: dict[str, int]
     effective: dict[str, Any] = Field(description="|∂unit/∂image| by autograd: bbox, nonzero, max, and the map.")
     hypercolumn: dict[str, Any]
+
+
+class ImageInfo(BaseModel):
+    ok: Literal[True]
+    id: str = Field(description="The sha256 (hex) of the uploaded bytes.")
+    width: int
+    height: int
+    channels: int = Field(description="1 (grayscale) or 3 (colour).")
+    format: str
+    original_width: int = Field(description="Before resizing, after EXIF orientation.")
+    original_height: int
+    resized: bool
+
+
+class Sample(BaseModel):
+    id: str
+    title: str
+    kind: str
+    description: str
+    width: int
+    height: int
+    channels: int
+    credit: str | None = None
+    source: str | None = None
+
+
+class SampleList(BaseModel):
+    ok: Literal[True]
+    samples: list[Sample]
+
+
+class SampleInfo(Sample):
+    ok: Literal[True]
+    resized: bool
+    original_width: int
+    original_height: int
+
+
+class KernelList(BaseModel):
+    ok: Literal[True]
+    kernels: list[dict[str, Any]] = Field(description="name, title, description, params (type, default, range), "
+                                                      "weights (the default kH×kW taps).")
+
+
+PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The image as an 8-bit PNG.", "content": {"image/png": {"schema": {"type": "string",
+                                                                                          "format": "binary"}}}}}

@@ -127,9 +127,24 @@ def run_op(op: str, body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, de
             for name in ("weight", "bias"):
                 if name in tensors:
                     result[f"grad_{name}"] = _np(tensors[name].grad)
+    if dtype == torch.float32:
+        _check_float32_finite(result)
     for extra in extras:
         result[extra] = _run_extra(extra, op, opdef, plan, x, result, dtype)
     return result
+
+
+def _check_float32_finite(result: dict[str, Any]) -> None:
+    """Values up to 1e100 stay finite in float64, but float32 overflows past about 3.4e38: refuse, not null."""
+    for name in ("output", "grad_input", "grad_weight", "grad_bias"):
+        values = result.get(name)
+        if values is None or np.isfinite(values).all():
+            continue
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+        raise InvalidRequest(
+            f"The float32 result overflows: {name}{''.join(f'[{i}]' for i in where)} is {float(values[where])!r}, "
+            f"past float32's largest value (about 3.4e38). Use dtype 'float64' (the default) or smaller values.",
+            ["dtype"])
 
 
 def _to_torch(arrays: dict[str, np.ndarray], dtype: torch.dtype, dev: torch.device) -> dict[str, torch.Tensor]:

@@ -150,6 +150,9 @@ def load_sample(name: str, *, size: int = DEFAULT_SIZE) -> DecodedImage:
     Patterns are drawn at size×size; photographs are shrunk so the longest side is at most
     `size` and never enlarged. Raises NotFound for an unknown name, InvalidRequest for a bad size.
     """
+    if not isinstance(name, str):
+        raise InvalidRequest(f"A sample is named by a string, one of {', '.join(SAMPLE_IDS)}; got "
+                             f"{str(name)[:60]}.", ["name"])
     if name not in _SAMPLES:
         raise NotFound(f"There is no sample named {str(name)[:60]!r}; the samples are: "
                        f"{', '.join(SAMPLE_IDS)}.", ["name"])

@@ -19,6 +19,9 @@ from typing import Any, Sequence
 from .exceptions import InvalidRequest
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+#: The largest size, stride, padding, dilation, groups or divisor taken: torch's pooling kernels and cuDNN take
+#: 32-bit ints (torch fails with "value cannot be converted to type int without overflow" past it).
+MAX_INT = 2**31 - 1
 _AXES = {1: ("length",), 2: ("height", "width")}
 
 
@@ -64,6 +67,18 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _shown(v: int) -> str:
+    text = str(v)
+    return text if len(text) <= 24 else f"{text[:12]}… ({len(text)} digits)"
+
+
+def _check_at_most(v: int, name: str, axis: str | None = None) -> None:
+    if v > MAX_INT:
+        where = f" on every axis, but the {axis} value is" if axis else ", got"
+        raise InvalidRequest(f"{name} must be at most 2^31 − 1 = {MAX_INT:,} (torch's pooling and cuDNN take 32-bit "
+                             f"ints){where} {_shown(v)}.", [name])
+
+
 def int_tuple(value: Any, dims: int, name: str, *, minimum: int) -> tuple[int, ...]:
     """An int or a list of `dims` ints (torch's int-or-tuple), each >= minimum."""
     what = "an integer" if dims == 1 else f"an integer or a list of {dims} integers"
@@ -79,6 +94,7 @@ def int_tuple(value: Any, dims: int, name: str, *, minimum: int) -> tuple[int, .
         if v < minimum:
             rule = "at least 1" if minimum == 1 else "non-negative"
             raise InvalidRequest(f"{name} must be {rule} on every axis, but the {axis} value is {v}.", [name])
+        _check_at_most(v, name, axis)
     return values
 
 
@@ -227,6 +243,7 @@ def check_conv_transpose(input_shape: Sequence[int], weight_shape: Sequence[int]
 def _groups(value: Any) -> int:
     if not _is_int(value) or value < 1:
         raise InvalidRequest(f"groups must be a positive integer, got {value!r}.", ["groups"])
+    _check_at_most(value, "groups")
     return value
 
 
@@ -298,6 +315,8 @@ def check_pool(input_shape: Sequence[int], params: dict[str, Any], dims: int, ki
     if divisor is not None and (kind != "avg" or not _is_int(divisor) or divisor < 1):
         raise InvalidRequest(f"divisor_override must be a positive integer (avg_pool only), got {divisor!r}.",
                              ["divisor_override"])
+    if divisor is not None:
+        _check_at_most(divisor, "divisor_override")
     out = []
     for axis, i, k, s, p, d in zip(_AXES[dims], input_shape[2:], kernel, stride, padding, dilation):
         if p > k // 2:

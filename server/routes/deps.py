@@ -18,6 +18,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: The same, for routes whose own response is not JSON (a PNG): the envelope is still JSON.
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": spec["description"],
+           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    for code, spec in ERRORS.items()
+}
+
+
 def settings_of(request: Request) -> Settings:
     return request.app.state.settings
 

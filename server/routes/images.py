@@ -12,8 +12,9 @@ from ..core.images import DecodedImage, ImageStore
 from ..core.kernels import list_kernels
 from ..core.samples import list_samples, load_sample
 from ..responses import JSONResponse
+from ..schemas_lab import PNG_RESPONSE, ImageInfo, KernelList, SampleInfo, SampleList
 from ..uploads import read_upload
-from .deps import ERRORS, gate_of, settings_of
+from .deps import ERRORS, JSON_ERRORS, gate_of, settings_of
 
 router = APIRouter(prefix="/api/v1", tags=["images"])
 
@@ -35,11 +36,15 @@ def png_of(image: DecodedImage) -> bytes:
     return buf.getvalue()
 
 
-def _png_response(data: bytes) -> Response:
-    return Response(data, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+class PNGResponse(Response):
+    media_type = "image/png"
 
 
-@router.post("/images", responses=ERRORS, summary="Upload an image (multipart field `file`); kept in memory only",
+def _png_response(data: bytes) -> PNGResponse:
+    return PNGResponse(data, headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.post("/images", responses=ERRORS, response_model=ImageInfo, summary="Upload an image (multipart field `file`); kept in memory only",
              openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
                  "type": "object", "required": ["file"],
                  "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
@@ -51,22 +56,23 @@ async def upload_image(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, **stored.as_dict()})
 
 
-@router.get("/images/{image_id}", responses=ERRORS, summary="Metadata of an uploaded image")
+@router.get("/images/{image_id}", responses=ERRORS, response_model=ImageInfo, summary="Metadata of an uploaded image")
 async def image_meta(image_id: str, request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, **store_of(request).get(image_id).as_dict()})
 
 
-@router.get("/images/{image_id}/png", responses=ERRORS, summary="The uploaded image as the server holds it (PNG)")
-async def image_png(image_id: str, request: Request) -> Response:
+@router.get("/images/{image_id}/png", responses={**JSON_ERRORS, **PNG_RESPONSE}, response_class=PNGResponse,
+            summary="The uploaded image as the server holds it (PNG)")
+async def image_png(image_id: str, request: Request) -> PNGResponse:
     return _png_response(png_of(store_of(request).get(image_id).image))
 
 
-@router.get("/samples", responses=ERRORS, summary="The built-in images")
+@router.get("/samples", responses=ERRORS, response_model=SampleList, summary="The built-in images")
 async def samples(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "samples": list_samples(sample_size(request))})
 
 
-@router.get("/samples/{name}", responses=ERRORS, summary="One built-in image's metadata")
+@router.get("/samples/{name}", responses=ERRORS, response_model=SampleInfo, summary="One built-in image's metadata")
 async def sample_meta(name: str, request: Request) -> JSONResponse:
     img = load_sample(name, size=sample_size(request))
     entry = next(s for s in list_samples(sample_size(request)) if s["id"] == name)
@@ -74,11 +80,12 @@ async def sample_meta(name: str, request: Request) -> JSONResponse:
                          "original_height": img.original_height})
 
 
-@router.get("/samples/{name}/png", responses=ERRORS, summary="One built-in image as PNG")
-async def sample_png(name: str, request: Request) -> Response:
+@router.get("/samples/{name}/png", responses={**JSON_ERRORS, **PNG_RESPONSE}, response_class=PNGResponse,
+            summary="One built-in image as PNG")
+async def sample_png(name: str, request: Request) -> PNGResponse:
     return _png_response(png_of(load_sample(name, size=sample_size(request))))
 
 
-@router.get("/kernels", responses=ERRORS, summary="The named kernels with their parameters")
+@router.get("/kernels", responses=ERRORS, response_model=KernelList, summary="The named kernels with their parameters")
 async def kernels() -> JSONResponse:
     return JSONResponse({"ok": True, "kernels": list_kernels()})

@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api/v1/ops", tags=["ops"], dependencies=[Depends(req
 
 def _handler(op: str, model: type) -> Callable[..., Any]:
     # No `from __future__ import annotations` in this module: FastAPI must see the model class itself.
-    async def handle(body: Annotated[model, Body(openapi_examples=for_op(op))], request: Request) -> JSONResponse:  # type: ignore[valid-type]
+    examples = for_op(op)
+
+    async def handle(body: Annotated[model, Body(openapi_examples=examples)],  # type: ignore[valid-type]
+                     request: Request) -> JSONResponse:
         settings = settings_of(request)
         payload = body.model_dump(exclude_unset=True)
         result = await gate_of(request).run(run_op, op, payload, limits=settings.limits,

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
+from server.core.ops import OPS
 from server.settings import Settings
 
 _SPEC = create_app(Settings(device="cpu")).openapi()
@@ -30,11 +31,8 @@ EXAMPLES = _examples()
 
 def test_every_json_endpoint_of_the_contract_has_an_example() -> None:
     documented = {p.values[1] for p in EXAMPLES}
-    ops = [f"/api/v1/ops/{op}" for op in ("conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "max_pool1d",
-                                           "max_pool2d", "avg_pool1d", "avg_pool2d", "max_unpool1d", "max_unpool2d",
-                                           "interpolate")]
-    wanted = {*ops, "/api/v1/shapes", "/api/v1/receptive-field", "/api/v1/exercises", "/api/v1/exercises/grade",
-              "/api/v1/views/transpose"}
+    wanted = {*(f"/api/v1/ops/{op}" for op in OPS), "/api/v1/shapes", "/api/v1/receptive-field",
+              "/api/v1/exercises", "/api/v1/exercises/grade", "/api/v1/views/transpose"}
     assert wanted <= documented, sorted(wanted - documented)
 
 
