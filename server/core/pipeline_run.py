@@ -8,7 +8,7 @@ the statistics it used.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,7 +36,6 @@ class Block:
     field: dict[str, Any]
     sweep: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def header(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "op": self.op, "shape": self.shape, "field": self.field}
@@ -44,7 +43,7 @@ class Block:
             out["sweep"] = self.sweep
         if self.stats is not None:
             out["stats"] = self.stats
-        return out | self.extra
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return self.header() | {"maps": [m.as_dict() for m in self.maps]}
