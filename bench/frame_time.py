@@ -18,7 +18,7 @@ import os
 import shutil
 import statistics
 
-from .common import machine, serve
+from .common import Row, machine, serve
 
 CHROMIUM = os.environ.get("CONVSCOPE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -62,22 +62,49 @@ def measure(browser, url: str, play_seconds: float) -> dict:
     return row
 
 
+CASES = [("/conv 32×32 (3×3, pad 1)", "/conv?h=32&w=32&padding=1&speed=60", True),
+         ("/conv 64×64 (3×3, pad 1)", "/conv?h=64&w=64&padding=1&speed=60", True),
+         ("/conv 64×64, 4→4 ch, groups 2", "/conv?h=64&w=64&c=4&o=4&groups=2&padding=1&speed=60", True),
+         ("/transpose", "/transpose", False), ("/pool", "/pool", False), ("/matrices", "/matrices", False),
+         ("/receptive-field", "/receptive-field", False), ("/ (home, with Plotly)", "/", False)]
+BUDGET_MS = 1000 / 60
+
+
+def measure_views(seconds: float = 3.0, cases: list[tuple[str, str, bool]] = CASES) -> list[tuple[str, dict]]:
+    """One (view, measures) pair per case, each in a fresh browser context against one server."""
+    from playwright.sync_api import sync_playwright
+
+    with serve() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        measure(browser, url + "/conv", 0)  # warm the server (imports, first torch call)
+        rows = [(name, measure(browser, url + path, seconds if play else 0)) for name, path, play in cases]
+        browser.close()
+    return rows
+
+
+def table_rows(views: list[tuple[str, dict]]) -> list[Row]:
+    out = []
+    for name, r in views:
+        if "frame_p50" in r:
+            out.append(Row("frames", f"{name}: frame p50 / p95 (draw p95)",
+                           f"{r['frame_p50']:.1f} / {r['frame_p95']:.1f} ms ({r['work_p95']:.1f} ms)",
+                           f"p95 {r['frame_p95'] / BUDGET_MS:.2f} of the 16.7 ms budget"))
+        else:
+            out.append(Row("frames", f"{name}: ready, bytes", f"{r['ready_ms'] / 1000:.2f} s, {r['bytes'] / 1000:,.0f} KB",
+                           "—"))
+    return out
+
+
+def run(quick: bool = False) -> list[Row]:
+    cases = ([c for c in CASES if c[2]][:2] + [c for c in CASES if not c[2]][-1:]) if quick else CASES
+    return table_rows(measure_views(1.0 if quick else 3.0, cases))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds of playing per size")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    cases = [("/conv 32×32 (3×3, pad 1)", "/conv?h=32&w=32&padding=1&speed=60", True),
-             ("/conv 64×64 (3×3, pad 1)", "/conv?h=64&w=64&padding=1&speed=60", True),
-             ("/conv 64×64, 4→4 ch, groups 2", "/conv?h=64&w=64&c=4&o=4&groups=2&padding=1&speed=60", True),
-             ("/transpose", "/transpose", False), ("/pool", "/pool", False), ("/matrices", "/matrices", False),
-             ("/receptive-field", "/receptive-field", False), ("/ (home, with Plotly)", "/", False)]
-    with serve() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        measure(browser, url + "/conv", 0)  # warm the server (imports, first torch call)
-        rows = [(name, measure(browser, url + path, args.seconds if play else 0)) for name, path, play in cases]
-        browser.close()
+    rows = measure_views(args.seconds)
     print(f"convscope animator · headless Chromium · {machine()}")
     print(f"{'view':34} {'frame p50':>9} {'p95':>6} {'late':>5} {'work p50':>9} {'p95':>6} {'ready':>8} {'bytes':>10}")
     for name, r in rows:

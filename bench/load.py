@@ -15,31 +15,33 @@ compute queue; the server must answer the excess at once with 503 + Retry-After 
 keep its memory flat, and serve the next request normally.
 
 Everything is bounded: counts are fixed, every request has a 30 s timeout, and the whole run has a
-deadline. The client shares the machine's cores with the server; its own event-loop lag is
-reported so that a reader can tell the server's latency from the client's.
+deadline. The client shares the machine's cores with the server, so it is kept light: the pictures
+are made before the server starts, each simulated person has their own small connection pool
+(bench/load_client.py says why), and its event-loop lag and CPU time are reported beside the
+server's, so that a reader can tell the server's latency from the client's.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import datetime
+import os
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import httpx
-import orjson
 
 from .common import Row, machine, percentile, serve_process
-from .lecture import KERNELS, SHAPE_KINDS, VALUE_KINDS, next_exercise, pipeline_body, reaction_s, student_image
-from .procmem import RssSampler
+from .lecture import KERNELS, SHAPE_KINDS, VALUE_KINDS, Exercise, next_exercise, reaction_s, student_image
+from .load_client import REQUEST_TIMEOUT_S, Crowd, Image, Recorder, Sample, User
+from .procmem import RssSampler, tree_cpu_seconds
 
 GIB = 1024**3
 GOAL_P99_S = 3.0
 GOAL_RSS = 3 * GIB
-REQUEST_TIMEOUT_S = 30.0
 OVERLOAD_IMAGE = 10_000_000  # a seed no student has
 
 
@@ -67,119 +69,55 @@ QUICK = Scenario(students=30, arrival_s=8, bursts=1, burst_gap_s=4, reaction_cap
                  overload_requests=150, overload_waves=1)
 
 
-@dataclass(frozen=True)
-class Sample:
-    phase: str
-    endpoint: str
-    status: int | str  # the HTTP status, or what went wrong on the way ("timeout", "ConnectError", "bad body")
-    seconds: float
-    envelope: bool = True  # an error answered in the one envelope (and a 503 with Retry-After)
-
-
-@dataclass
-class Recorder:
-    samples: list[Sample] = field(default_factory=list)
-    lag_s: list[float] = field(default_factory=list)
-
-    def of(self, phase: str) -> list[Sample]:
-        return [s for s in self.samples if s.phase == phase]
-
-
-def _is_envelope(r: httpx.Response) -> bool:
-    try:
-        body = orjson.loads(r.content)
-    except orjson.JSONDecodeError:
-        return False
-    ok = (isinstance(body, dict) and body.get("ok") is False and body.get("status") == r.status_code
-          and isinstance(body.get("error"), str) and bool(body["error"]) and isinstance(body.get("errors"), list))
-    return ok and (r.status_code != 503 or r.headers.get("retry-after", "").isdigit())
-
-
-class Traffic:
-    """The client side: one connection pool for every simulated user, and every request timed."""
-
-    def __init__(self, client: httpx.AsyncClient, rec: Recorder, images: dict[int, tuple[str, bytes, str]]) -> None:
-        self.client = client
-        self.rec = rec
-        self.images = images  # made before the server starts, so that making them costs the run nothing
-
-    async def send(self, phase: str, endpoint: str, path: str, check: Callable[[dict], bool] | None = None,
-                   **kwargs: object) -> tuple[int | str, dict | None]:
-        t0 = time.perf_counter()
-        try:
-            r = await self.client.post(path, **kwargs)  # type: ignore[arg-type]
-        except httpx.TimeoutException:
-            self.rec.samples.append(Sample(phase, endpoint, "timeout", time.perf_counter() - t0, False))
-            return "timeout", None
-        except httpx.HTTPError as exc:
-            self.rec.samples.append(Sample(phase, endpoint, type(exc).__name__, time.perf_counter() - t0, False))
-            return type(exc).__name__, None
-        seconds = time.perf_counter() - t0  # the whole body is in: the user has the answer
-        if r.status_code != 200:
-            self.rec.samples.append(Sample(phase, endpoint, r.status_code, seconds, _is_envelope(r)))
-            return r.status_code, None
-        body = orjson.loads(r.content)
-        good = isinstance(body, dict) and body.get("ok") is True and (check is None or check(body))
-        self.rec.samples.append(Sample(phase, endpoint, 200 if good else "bad body", seconds))
-        return (200 if good else "bad body"), body
-
-    async def upload(self, phase: str, seed: int) -> str | None:
-        name, data, kind = self.images[seed]
-        status, body = await self.send(phase, "POST /api/v1/images", "/api/v1/images",
-                                       check=lambda b: len(b.get("id", "")) == 64 and b.get("width") == 512,
-                                       files={"file": (name, data, kind)})
-        return body["id"] if body else None
-
-    async def pipeline(self, phase: str, image_id: str, kernel: str) -> int | str:
-        status, _ = await self.send(phase, "POST /api/v1/pipeline", "/api/v1/pipeline",
-                                    check=lambda b: len(b.get("layers", ())) == 3 and bool(b["layers"][2]["maps"]),
-                                    json=pipeline_body(image_id, kernel))
-        return status
-
-
 async def _sleep_until(t: float) -> None:
     await asyncio.sleep(max(0.0, t - time.monotonic()))
 
 
-async def student(traffic: Traffic, sc: Scenario, i: int, t0: float, rng: random.Random) -> None:
+async def student(crowd: Crowd, sc: Scenario, i: int, t0: float, rng: random.Random) -> None:
     await _sleep_until(t0 + sc.arrival_s * i / max(1, sc.students - 1) + rng.uniform(0, 0.5))
-    image_id = await traffic.upload("lecture", i)
-    if image_id is None:
-        return
     runs = [(0.0, KERNELS[0])]
     for b in range(sc.bursts):
         start = sc.arrival_s + (b + 1) * (sc.burst_gap_s + sc.reaction_cap_s)
         runs.append((start + reaction_s(rng, sc.reaction_cap_s), KERNELS[(b + 1) % len(KERNELS)]))
-    for at, kernel in runs:
-        await _sleep_until(t0 + at)
-        if await traffic.pipeline("lecture", image_id, kernel) == 404:  # evicted: upload again, as the page does
-            image_id = await traffic.upload("lecture", i) or image_id
-            await traffic.pipeline("lecture", image_id, kernel)
+    async with crowd.user() as me:
+        image_id = await me.upload("lecture", i)
+        if image_id is None:
+            return
+        for at, kernel in runs:
+            await _sleep_until(t0 + at)
+            if await me.pipeline("lecture", image_id, kernel) == 404:  # evicted: upload again, as the page does
+                image_id = await me.upload("lecture", i) or image_id
+                await me.pipeline("lecture", image_id, kernel)
 
 
-async def grader(traffic: Traffic, sc: Scenario, g: int, done: asyncio.Event) -> None:
+async def grader(crowd: Crowd, sc: Scenario, g: int, done: asyncio.Event) -> None:
     """A notebook: create an exercise, compute it with the served op, grade it (it must be correct)."""
     rng = random.Random(1000 + g)
-    for _ in range(sc.grader_rounds):
-        if done.is_set():
-            return
-        ex = next_exercise(rng)
-        _, made = await traffic.send("lecture", "POST /api/v1/exercises", "/api/v1/exercises", json=ex.key)
-        if made is not None and ex.kind in VALUE_KINDS:
-            given = dict(made["given"])
-            op = given.pop("op")
-            _, result = await traffic.send("lecture", "POST /api/v1/ops/{op}", f"/api/v1/ops/{op}", json=given)
-            if result is not None:
-                await traffic.send("lecture", "POST /api/v1/exercises/grade", "/api/v1/exercises/grade",
-                                   check=lambda b: b.get("correct") is True,
-                                   json={**ex.key, "answer": result["output"]})
-        elif made is not None and ex.kind in SHAPE_KINDS:
-            await traffic.send("lecture", "POST /api/v1/exercises/grade", "/api/v1/exercises/grade",
-                               check=lambda b: 0 <= b.get("score", -1) <= 1, json={**ex.key, "answer": [1, 1, 1, 1]})
-        try:
-            await asyncio.wait_for(done.wait(), rng.uniform(*sc.grader_think_s))
-        except TimeoutError:
-            pass
+    async with crowd.user() as me:
+        for _ in range(sc.grader_rounds):
+            if done.is_set():
+                return
+            await _grade_one(me, next_exercise(rng))
+            try:
+                await asyncio.wait_for(done.wait(), rng.uniform(*sc.grader_think_s))
+            except TimeoutError:
+                pass
+
+
+async def _grade_one(me: User, ex: Exercise) -> None:
+    _, made = await me.send("lecture", "POST /api/v1/exercises", "/api/v1/exercises", json=ex.key)
+    if made is None:
+        return
+    if ex.kind in VALUE_KINDS:
+        given = dict(made["given"])
+        op = given.pop("op")
+        _, result = await me.send("lecture", "POST /api/v1/ops/{op}", f"/api/v1/ops/{op}", json=given)
+        if result is not None:
+            await me.send("lecture", "POST /api/v1/exercises/grade", "/api/v1/exercises/grade",
+                          check=lambda b: b.get("correct") is True, json={**ex.key, "answer": result["output"]})
+    elif ex.kind in SHAPE_KINDS:
+        await me.send("lecture", "POST /api/v1/exercises/grade", "/api/v1/exercises/grade",
+                      check=lambda b: 0 <= b.get("score", -1) <= 1, json={**ex.key, "answer": [1, 1, 1, 1]})
 
 
 async def lag_monitor(rec: Recorder, done: asyncio.Event, every_s: float = 0.05) -> None:
@@ -190,45 +128,53 @@ async def lag_monitor(rec: Recorder, done: asyncio.Event, every_s: float = 0.05)
         rec.lag_s.append(time.monotonic() - t - every_s)
 
 
-async def lecture(traffic: Traffic, sc: Scenario) -> None:
+async def lecture(crowd: Crowd, sc: Scenario) -> None:
     done = asyncio.Event()
     t0 = time.monotonic() + 0.5
     rngs = [random.Random(i) for i in range(sc.students)]
-    monitor = asyncio.create_task(lag_monitor(traffic.rec, done))
-    graders = [asyncio.create_task(grader(traffic, sc, g, done)) for g in range(sc.graders)]
-    await asyncio.gather(*(student(traffic, sc, i, t0, rngs[i]) for i in range(sc.students)))
+    monitor = asyncio.create_task(lag_monitor(crowd.rec, done))
+    graders = [asyncio.create_task(grader(crowd, sc, g, done)) for g in range(sc.graders)]
+    await asyncio.gather(*(student(crowd, sc, i, t0, rngs[i]) for i in range(sc.students)))
     done.set()
     await asyncio.gather(monitor, *graders)
 
 
-async def overload(traffic: Traffic, sc: Scenario, sampler: RssSampler) -> dict:
-    image_id = await traffic.upload("overload-setup", OVERLOAD_IMAGE)
-    if image_id is None:
-        return {"error": "the overload image could not be uploaded"}
-    before = sampler.last()
-    t_start = time.monotonic()
-    for wave in range(sc.overload_waves):
-        await asyncio.gather(*(traffic.pipeline("overload", image_id, KERNELS[wave % len(KERNELS)])
-                               for _ in range(sc.overload_requests)))
-    t_end = time.monotonic()
-    t = time.perf_counter()
-    recovered = await traffic.pipeline("recovery", image_id, KERNELS[0])
-    return {"rss_before": before, "rss_peak": sampler.peak_between(t_start, t_end + 0.2),
+async def _one_of_many(crowd: Crowd, image_id: str, kernel: str) -> None:
+    async with crowd.user() as someone:
+        await someone.pipeline("overload", image_id, kernel, parse=False)
+
+
+async def overload(crowd: Crowd, sc: Scenario, sampler: RssSampler) -> dict:
+    async with crowd.user() as me:
+        image_id = await me.upload("overload-setup", OVERLOAD_IMAGE)
+        if image_id is None:
+            return {"error": "the overload image could not be uploaded"}
+        before = sampler.last()
+        wave_peaks = []
+        for wave in range(sc.overload_waves):
+            t_start = time.monotonic()
+            kernel = KERNELS[wave % len(KERNELS)]
+            await asyncio.gather(*(_one_of_many(crowd, image_id, kernel) for _ in range(sc.overload_requests)))
+            await asyncio.sleep(0.2)  # a last sample inside the wave
+            wave_peaks.append(sampler.peak_between(t_start, time.monotonic()))
+        t = time.perf_counter()
+        recovered = await me.pipeline("recovery", image_id, KERNELS[0])
+    return {"rss_before": before, "rss_peak": max(wave_peaks), "wave_peaks": wave_peaks,
             "recovered": recovered, "recovery_s": time.perf_counter() - t}
 
 
-async def _drive(url: str, sc: Scenario, sampler: RssSampler,
-                 images: dict[int, tuple[str, bytes, str]]) -> tuple[Recorder, dict, float]:
-    rec = Recorder()
-    pool = sc.students + sc.graders + sc.overload_requests + 16
-    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
-        traffic = Traffic(client, rec, images)
-        t = time.monotonic()
-        await asyncio.wait_for(lecture(traffic, sc), sc.deadline_s)
-        lecture_s = time.monotonic() - t
-        lecture_peak = sampler.peak
-        over = await asyncio.wait_for(overload(traffic, sc, sampler), sc.overload_waves * 2 * REQUEST_TIMEOUT_S + 60)
+async def _drive(url: str, sc: Scenario, sampler: RssSampler, images: dict[int, Image]) -> tuple[Recorder, dict, float]:
+    crowd = Crowd(url, Recorder(), images)
+    rec = crowd.rec
+    t, cpu = time.monotonic(), (tree_cpu_seconds(sampler.root), time.process_time())
+    await asyncio.wait_for(lecture(crowd, sc), sc.deadline_s)
+    lecture_s = time.monotonic() - t
+    rec.cpu = {"server": tree_cpu_seconds(sampler.root) - cpu[0], "client": time.process_time() - cpu[1],
+               "available": lecture_s * (os.cpu_count() or 1)}
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S) as client:
+        rec.store = (await client.get("/api/v1/health")).json().get("images", {})
+    lecture_peak = sampler.peak
+    over = await asyncio.wait_for(overload(crowd, sc, sampler), sc.overload_waves * 2 * REQUEST_TIMEOUT_S + 60)
     return rec, {**over, "lecture_peak": lecture_peak}, lecture_s
 
 
@@ -245,10 +191,11 @@ class Report:
 
 def measure(sc: Scenario, workers: int = 1, env: dict[str, str] | None = None) -> Report:
     env = dict(env or {})
+    shown = {k: v for k, v in os.environ.items() if k.startswith("CONVSCOPE_")} | env  # what the server will see
     images = {seed: student_image(seed) for seed in [*range(sc.students), OVERLOAD_IMAGE]}
     with serve_process(workers=workers, env=env) as served, RssSampler(served.proc.pid) as sampler:
         rec, over, lecture_s = asyncio.run(_drive(served.url, sc, sampler, images))
-    return Report(sc, workers, env, rec, over, lecture_s, sampler.peak)
+    return Report(sc, workers, shown, rec, over, lecture_s, sampler.peak)
 
 
 # ------------------------------------------------------------------ the report
@@ -298,7 +245,12 @@ def text(rep: Report) -> str:
               f"goal  peak RSS ≤ {GOAL_RSS / GIB:g} GiB   measured {rep.peak_rss / GIB:.2f} GiB "
               f"{_mark(rep.peak_rss <= GOAL_RSS)}  (sum over the server's processes, sampled every 0.1 s)",
               f"client event-loop lag p50 {_ms(percentile(lag, 0.5))}, p99 {_ms(percentile(lag, 0.99))} "
-              "(latency the client itself adds)"]
+              "(latency the client itself adds)",
+              f"CPU during the lecture: server {rep.rec.cpu.get('server', 0):.0f} s, client "
+              f"{rep.rec.cpu.get('client', 0):.0f} s, of {rep.rec.cpu.get('available', 0):.0f} core-seconds",
+              f"image store after the lecture: {rep.rec.store.get('images', '?')} images, "
+              f"{rep.rec.store.get('bytes', 0) / GIB:.2f} of {rep.rec.store.get('capacity_bytes', 0) / GIB:.2f} GiB, "
+              f"{rep.rec.store.get('evictions', '?')} evictions"]
     lines += ["", *overload_text(rep)]
     return "\n".join(lines)
 
@@ -318,7 +270,8 @@ def overload_text(rep: Report) -> list[str]:
             f"other errors: {_by_status(others)}",
             f"          503s in the envelope with Retry-After: "
             f"{sum(s.envelope for s in ov if s.status == 503)} of {shed}",
-            f"          RSS before {over['rss_before'] / GIB:.2f} GiB, peak during {over['rss_peak'] / GIB:.2f} GiB "
+            f"          RSS before {over['rss_before'] / GIB:.2f} GiB, peak in each wave "
+            f"{' / '.join(f'{b / GIB:.2f}' for b in over['wave_peaks'])} GiB "
             f"({growth:.2f}× the lecture's peak {over['lecture_peak'] / GIB:.2f} GiB)",
             f"          right after: {over['recovered']} in {_ms(over['recovery_s'])}"]
 

@@ -19,7 +19,7 @@ from server.app import create_app
 from server.core.ops import run_op
 from server.settings import Settings
 
-from .common import load, machine, serve
+from .common import Row, load, machine, serve
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((2, 3, 4, 4))
@@ -48,25 +48,45 @@ def in_process(number: int = 2000) -> dict[str, float]:
     return {"raw": raw, "core": core, "app": app_call}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=5.0)
-    args = parser.parse_args()
+def measure(seconds: float = 5.0) -> dict[str, dict[str, float]]:
+    """In-process times and the two HTTP loads, side by side on one machine."""
     torch.set_num_threads(1)
     t = in_process()
     with serve() as url:
         load(url, "GET", "/api/v1/health", seconds=1)  # warm up
-        health = load(url, "GET", "/api/v1/health", seconds=args.seconds)
-        conv = load(url, "POST", "/api/v1/ops/conv2d", BODY, seconds=args.seconds)
+        health = load(url, "GET", "/api/v1/health", seconds=seconds)
+        conv = load(url, "POST", "/api/v1/ops/conv2d", BODY, seconds=seconds)
+    return {"time": t, "health": health, "conv": conv}
+
+
+def rows(m: dict[str, dict[str, float]]) -> list[Row]:
+    t, health, conv = m["time"], m["health"], m["conv"]
+    return [
+        Row("ops", "raw F.conv2d (2×3×4×4 input, 3×3×4×4 weight)", f"{t['raw'] * 1e6:.1f} µs", "1.0"),
+        Row("ops", "core run_op (parse, validate, torch, numpy)", f"{t['core'] * 1e6:.1f} µs",
+            f"{t['core'] / t['raw']:.1f}× raw"),
+        Row("ops", "whole app in-process (ASGI, JSON both ways)", f"{t['app'] * 1e6:.1f} µs",
+            f"{t['app'] / t['raw']:.1f}× raw"),
+        Row("ops", "HTTP /health, 8 connections", f"{health['rps']:.0f} req/s (p99 {health['p99_ms']:.1f} ms)", "1.00"),
+        Row("ops", "HTTP conv2d, 8 connections",
+            f"{conv['rps']:.0f} req/s (p99 {conv['p99_ms']:.1f} ms, {conv['errors']} errors)",
+            f"{conv['rps'] / health['rps']:.2f} of /health (goal ≥ 0.5)"),
+    ]
+
+
+def run(quick: bool = False) -> list[Row]:
+    return rows(measure(seconds=1.5 if quick else 5.0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
     print(f"# ops overhead · {datetime.date.today()} · {machine()}")
     print("| measure | value | ratio |")
     print("|---|---|---|")
-    print(f"| raw F.conv2d (2×3×4×4 input, 3×3×4×4 weight) | {t['raw'] * 1e6:.1f} µs | 1.0 |")
-    print(f"| core run_op (parse, validate, torch, numpy) | {t['core'] * 1e6:.1f} µs | {t['core'] / t['raw']:.1f}× raw |")
-    print(f"| whole app in-process (ASGI, JSON both ways) | {t['app'] * 1e6:.1f} µs | {t['app'] / t['raw']:.1f}× raw |")
-    print(f"| HTTP /health | {health['rps']:.0f} req/s (p99 {health['p99_ms']:.1f} ms) | 1.00 |")
-    print(f"| HTTP conv2d | {conv['rps']:.0f} req/s (p99 {conv['p99_ms']:.1f} ms, {conv['errors']} errors) | "
-          f"{conv['rps'] / health['rps']:.2f} of /health |")
+    for row in rows(measure(args.seconds)):
+        print(f"| {row.measure} | {row.value} | {row.ratio} |")
 
 
 if __name__ == "__main__":

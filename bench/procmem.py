@@ -1,4 +1,4 @@
-"""Resident memory of a process tree, read from /proc, and a sampler thread that keeps its peak.
+"""Resident memory and CPU time of a process tree, read from /proc, and a sampler thread that keeps the peak.
 
 The server is a process (one worker) or a supervisor with worker processes (`--workers N`), so the
 figure that matters is the sum of VmRSS over the process and all its descendants.
@@ -6,6 +6,7 @@ figure that matters is the sum of VmRSS over the process and all its descendants
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,19 @@ def rss_bytes(pid: int) -> int:
 
 def tree_rss_bytes(root: int) -> int:
     return sum(rss_bytes(pid) for pid in descendants(root))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 when it is gone)."""
+    try:
+        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
+def tree_cpu_seconds(root: int) -> float:
+    return sum(cpu_seconds(pid) for pid in descendants(root))
 
 
 @dataclass

@@ -37,6 +37,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_graceful_shutdown": settings.graceful_shutdown_s,
         "h11_max_incomplete_event_size": H11_MAX_HEADER_BYTES,
         "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
+        # No route speaks WebSocket (the pipeline streams over plain HTTP): upgrades are refused, not parsed.
+        "ws": "none",
         # No periodic worker recycling: nothing here leaks, and a restart would drop that worker's image cache.
         "limit_max_requests": None,
     }

@@ -92,6 +92,9 @@ def test_killed_worker_is_replaced_and_requests_keep_succeeding() -> None:
         # Now kill the other original worker: what answers after that is a replacement.
         os.kill(first[1], signal.SIGKILL)
         assert _served_within(server.url, 60) == 10
+        deadline = time.monotonic() + 60  # the supervisor pings each worker in turn, a starting one slowly
+        while (len(server.workers()) < 2 or set(server.workers()) & set(first)) and time.monotonic() < deadline:
+            time.sleep(0.2)
         now = server.workers()
         assert replacement in now and len(now) == 2 and not set(now) & set(first), (first, now)
         assert server.proc.poll() is None
