@@ -37,7 +37,7 @@ class Settings:
     image_cache_bytes: int = 512 * 1024 * 1024
     #: Torch jobs that run at once, and how many may wait before the server answers 503.
     max_concurrency: int = 2
-    max_queue: int = 64
+    max_queue: int = 256
     #: Seconds a queued job may wait for its turn before a 503 with Retry-After.
     queue_timeout_s: float = 20.0
     #: Who may embed the pages in a frame (CSP frame-ancestors), e.g. "'self' https://course.example.edu".

@@ -31,35 +31,45 @@ _ID_RE = re.compile(r"^[0-9a-f]{64}$")
 
 @dataclass(frozen=True, eq=False)
 class DecodedImage:
-    """Pixels as float32 C×H×W in [0, 1] (C = 1 for grayscale, 3 for colour), read-only.
+    """An image as C×H×W (C = 1 for grayscale, 3 for colour), read-only.
 
-    The array is shared by every request that uses the image, so it is frozen; copy it
-    (``torch.tensor(img.pixels)`` or ``pixels.copy()``) before handing it to code that writes.
+    `data` is what is held: uint8 for 8-bit sources (a quarter of the memory of floats, so the
+    store keeps four times as many uploads), float32 in [0, 1] for 16-bit and float sources.
+    `pixels` is always float32 in [0, 1] (uint8 / 255), read-only; copy it before writing.
     ``original_width``/``original_height`` are the upright size (after EXIF rotation),
     before any resize.
     """
 
-    pixels: np.ndarray
+    data: np.ndarray
     format: str
     original_width: int
     original_height: int
     resized: bool
 
     @property
+    def pixels(self) -> np.ndarray:
+        if self.data.dtype != np.uint8:
+            return self.data
+        arr = self.data.astype(np.float32)
+        arr /= np.float32(255.0)  # division, not ×(1/255): 255 maps to exactly 1.0
+        arr.flags.writeable = False
+        return arr
+
+    @property
     def channels(self) -> int:
-        return int(self.pixels.shape[0])
+        return int(self.data.shape[0])
 
     @property
     def height(self) -> int:
-        return int(self.pixels.shape[1])
+        return int(self.data.shape[1])
 
     @property
     def width(self) -> int:
-        return int(self.pixels.shape[2])
+        return int(self.data.shape[2])
 
     @property
     def nbytes(self) -> int:
-        return int(self.pixels.nbytes)
+        return int(self.data.nbytes)
 
 
 # ---------------------------------------------------------------- decoding
@@ -191,19 +201,17 @@ def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
 
 
 def _resize_to_array(im: Image.Image, max_side: int) -> tuple[np.ndarray, bool]:
-    """Resize an 'L'/'RGB'/'F' image to fit and return a read-only float32 C×H×W array."""
+    """Resize an 'L'/'RGB'/'F' image to fit; a read-only C×H×W array, uint8 ('L', 'RGB') or float32 ('F')."""
     target = fit_size(im.width, im.height, max_side)
     resized = target != im.size
     if resized:
         # LANCZOS is area-aware when shrinking; reducing_gap first box-reduces for speed.
         im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if im.mode == "F":
-        arr = np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0)[None]
+        arr = np.ascontiguousarray(np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0)[None])
     else:
-        arr = np.asarray(im, dtype=np.float32)
-        arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-        arr /= np.float32(255.0)  # division, not ×(1/255): 255 maps to exactly 1.0
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+        arr = np.asarray(im, dtype=np.uint8)
+        arr = np.ascontiguousarray(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
     arr.flags.writeable = False
     return arr, resized
 
@@ -214,8 +222,9 @@ def resize_image(image: DecodedImage, max_side: int) -> DecodedImage:
     if (width, height) == (image.width, image.height):
         return image
     planes = [np.asarray(Image.fromarray(np.ascontiguousarray(plane)).resize(
-        (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)) for plane in image.pixels]
-    arr = np.clip(np.stack(planes), 0.0, 1.0).astype(np.float32)  # LANCZOS rings a little past [0, 1]
+        (width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)) for plane in image.data]
+    arr = np.stack(planes)  # uint8 planes resize as 'L' (PIL clips); float ones as 'F', clipped here
+    arr = np.ascontiguousarray(arr if arr.dtype == np.uint8 else np.clip(arr, 0.0, 1.0).astype(np.float32))
     arr.flags.writeable = False
     return DecodedImage(arr, image.format, image.original_width, image.original_height, True)
 

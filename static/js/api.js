@@ -1,9 +1,25 @@
 // The one place the page talks to the server. Errors arrive in the API's envelope.
 export class ApiError extends Error {
-  constructor(envelope) {
+  constructor(envelope, retryAfter = null) {
     super(envelope.error || `HTTP ${envelope.status}`);
     this.status = envelope.status;
     this.errors = envelope.errors || [];
+    this.retryAfter = retryAfter;  // seconds, from a 503's Retry-After
+  }
+}
+
+/** Run fn(); while the server answers 503 (busy), wait its Retry-After (plus a little jitter, so a hall
+ * of students does not come back at the same instant) and try again, up to `tries` times. */
+export async function patiently(fn, { tries = 5, onWait = () => {} } = {}) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 503 || attempt >= tries) throw err;
+      const seconds = (err.retryAfter || 2) * (1 + Math.random());
+      onWait(seconds, attempt);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    }
   }
 }
 
@@ -28,6 +44,11 @@ async function unwrap(response) {
   } catch {
     throw new ApiError({ status: response.status, error: `The server answered ${response.status} without JSON.` });
   }
-  if (!response.ok || data.ok === false) throw new ApiError({ status: response.status, ...data });
+  if (!response.ok || data.ok === false) throw new ApiError({ status: response.status, ...data }, retryAfter(response));
   return data;
+}
+
+export function retryAfter(response) {
+  const value = Number(response.headers.get("retry-after"));
+  return Number.isFinite(value) && value > 0 ? value : null;
 }

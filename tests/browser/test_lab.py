@@ -187,6 +187,26 @@ def test_an_upload_the_server_let_go_is_sent_again(page, live_server):
     assert [p for p in page.problems if "404" not in p] == []
 
 
+def test_a_busy_server_is_asked_again_after_its_retry_after(page, live_server):
+    _open(page, live_server)
+    busy = {"status": 503, "content_type": "application/json", "headers": {"Retry-After": "1"},
+            "body": json.dumps({"ok": False, "status": 503, "error": "The server is busy.", "errors": []})}
+    calls: list[float] = []
+
+    def first_busy(route: Any) -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            route.fulfill(**busy)
+        else:
+            route.continue_()
+    page.route("**/api/v1/pipeline", first_busy)
+    page.click("#lab-run")
+    page.wait_for_selector("#lab-status:has-text('busy with other students; trying again in')")
+    page.wait_for_selector("body[data-ran='true']", timeout=20_000)
+    assert len(calls) == 2 and calls[1] - calls[0] >= 1.0  # it waited at least Retry-After
+    assert [p for p in page.problems if "503" not in p] == []
+
+
 def test_linked_zoom_the_sweep_and_batch_norm_statistics(page, live_server, artifacts):
     _open(page, live_server)
     page.select_option("#lab-side", "64")

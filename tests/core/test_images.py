@@ -279,8 +279,8 @@ def test_decode_store_and_encode_write_no_files() -> None:
 
 
 def _tiny(value: int) -> bytes:
-    """A distinct 16×16 gray PNG: decodes to 16·16·4 = 1024 bytes."""
-    return _encode(Image.new("L", (16, 16), value), "PNG")
+    """A distinct 32×32 gray 8-bit PNG: held as uint8, 32·32 = 1024 bytes."""
+    return _encode(Image.new("L", (32, 32), value), "PNG")
 
 
 def test_store_is_content_addressed_and_hits_refresh() -> None:
@@ -293,8 +293,8 @@ def test_store_is_content_addressed_and_hits_refresh() -> None:
     assert store.get(a.id.upper()) is a and len(store) == 1 and store.nbytes == 1024
     assert store.stats() == {"images": 1, "bytes": 1024, "capacity_bytes": 10_000,
                              "hits": 1, "misses": 1, "evictions": 0}
-    assert a.as_dict() == {"id": a.id, "width": 16, "height": 16, "channels": 1, "format": "PNG",
-                           "original_width": 16, "original_height": 16, "resized": False}
+    assert a.as_dict() == {"id": a.id, "width": 32, "height": 32, "channels": 1, "format": "PNG",
+                           "original_width": 32, "original_height": 32, "resized": False}
 
 
 @pytest.mark.parametrize(("touch", "evicted"), [
@@ -321,6 +321,22 @@ def test_store_evicts_least_recently_used(touch: str | None, evicted: int) -> No
 def test_store_get_validates_ids(bad: object) -> None:
     with pytest.raises(InvalidRequest, match="64 hexadecimal"):
         ImageStore(1000).get(bad)  # type: ignore[arg-type]
+
+
+def test_8_bit_images_are_held_as_bytes_and_read_as_floats() -> None:
+    img = decode_image(_encode(Image.new("RGB", (5, 4), (0, 51, 255)), "PNG"), **LIMITS)
+    assert img.data.dtype == np.uint8 and img.nbytes == 3 * 4 * 5 and not img.data.flags.writeable
+    assert img.pixels.dtype == np.float32 and not img.pixels.flags.writeable
+    np.testing.assert_array_equal(img.pixels[:, 0, 0], np.array([0, 51, 255], np.float32) / np.float32(255))
+    wide = decode_image(_encode(Image.fromarray(np.full((4, 5), 1000, np.uint16)), "PNG"), **LIMITS)
+    assert wide.data.dtype == np.float32 and wide.pixels is wide.data  # 16-bit keeps its precision
+
+
+def test_resized_copies_keep_the_storage_type() -> None:
+    img = decode_image(_encode(_noise("RGB", (60, 40)), "PNG"), **LIMITS)
+    small = images.resize_image(img, 30)
+    assert (small.width, small.height, small.data.dtype, small.resized) == (30, 20, np.uint8, True)
+    assert images.resize_image(img, 64) is img
 
 
 def test_store_refuses_an_image_bigger_than_its_capacity() -> None:

@@ -1,6 +1,6 @@
 // Read application/vnd.convscope.frames (server/frames.py) from a fetch response as it arrives:
 // [4-byte big-endian header length][header JSON][header.bytes of payload], one frame per layer.
-import { ApiError } from "../api.js";
+import { ApiError, retryAfter } from "../api.js";
 
 export const FRAMES = "application/vnd.convscope.frames";
 
@@ -13,7 +13,7 @@ export async function streamPipeline(body, { signal, onFrame }) {
   if (!response.ok || !(response.headers.get("content-type") || "").startsWith(FRAMES)) {
     let envelope;
     try { envelope = await response.json(); } catch { envelope = { error: `The server answered ${response.status}.` }; }
-    throw new ApiError({ status: response.status, ...envelope });
+    throw new ApiError({ status: response.status, ...envelope }, retryAfter(response));
   }
   const reader = response.body.getReader();
   let buf = new Uint8Array(0);

@@ -1,5 +1,5 @@
 // The image lab: pick an image and layers, run them (streamed, with progress and cancel), explore the maps.
-import { get } from "../api.js";
+import { get, patiently } from "../api.js";
 import { LayerEditor, OPS, PRESETS } from "./editor.js";
 import { mapsOf, streamPipeline } from "./frames.js";
 import { MapBoard, heatBitmap } from "./maps.js";
@@ -69,9 +69,11 @@ async function run() {
   const started = performance.now();
   let received = 0;
   try {
-    await source.withImage(async (ref) => {
+    const wait = (s) => status(`The server is busy with other students; trying again in ${Math.ceil(s)} s…`);
+    await patiently(() => source.withImage(async (ref) => {
       state.body = { image: ref, image_max_side: workSide(), layers, max_side: Number($("lab-max-side").value) };
       state.blocks = [];
+      received = 0;
       await streamPipeline({ ...state.body, encoding: $("lab-exact").checked ? "f32" : "raw" }, {
         signal: controller.signal,
         onFrame: (header, payload) => {
@@ -86,7 +88,7 @@ async function run() {
           status(`${received} of ${layers.length + 1} map stacks…`);
         },
       });
-    });
+    }), { onWait: wait });
     const n = state.blocks.slice(1).reduce((s, b) => s + b.maps.length, 0);
     status(`${n} feature maps from ${layers.length} layers in ${Math.round(performance.now() - started)} ms (computed on ${state.device}).`);
     const firsts = state.blocks.map((_, e) => board.figures.find((f) => f.entry === e).image);
@@ -105,8 +107,9 @@ async function run() {
 async function probe(unit) {
   if (!state.body) return;
   try {
-    await probeUnit({ body: state.body, unit, board, panel: $("lab-probe"), text: $("lab-probe-text"),
-      plot: $("lab-hypercolumn"), showHeat: $("lab-show-erf").checked });
+    await patiently(() => probeUnit({ body: state.body, unit, board, panel: $("lab-probe"), text: $("lab-probe-text"),
+      plot: $("lab-hypercolumn"), showHeat: $("lab-show-erf").checked }),
+    { onWait: (s) => status(`The server is busy; asking again in ${Math.ceil(s)} s…`) });
   } catch (err) {
     showError(err.message);
   }

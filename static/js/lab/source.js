@@ -1,6 +1,6 @@
 // Where the image comes from: a built-in sample, a file (picker, drop, paste) or a camera snapshot.
 // Uploads are remembered so that an id the server no longer holds (a 404) is answered by uploading again.
-import { ApiError, get } from "../api.js";
+import { ApiError, get, retryAfter } from "../api.js";
 
 export class ImageSource {
   constructor({ onChange, onError, onStatus }) {
@@ -31,7 +31,7 @@ export class ImageSource {
     const response = await fetch("/api/v1/images", { method: "POST", body: form });
     let data;
     try { data = await response.json(); } catch { data = { error: `The server answered ${response.status}.` }; }
-    if (!response.ok || data.ok === false) throw new ApiError({ status: response.status, ...data });
+    if (!response.ok || data.ok === false) throw new ApiError({ status: response.status, ...data }, retryAfter(response));
     this.ref = { id: data.id };
     this.info = data;
     this.file = file;
