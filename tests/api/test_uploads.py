@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import sys
-import tempfile
 
 import httpx
 import numpy as np
@@ -135,7 +134,6 @@ def audit_writes():
 
 
 def test_uploads_and_pipelines_write_nothing_to_disk(client, audit_writes) -> None:
-    before = set(os.listdir(tempfile.gettempdir()))
     big = _encode(Image.fromarray(np.random.default_rng(1).integers(0, 256, (900, 900, 3), dtype=np.uint8)), "PNG")
     assert len(big) > 1024 * 1024  # past the size at which form parsers spill to a temporary file
     for data in (big, _PNG, _JPG, _animated_gif(), b"not an image"):
@@ -144,5 +142,4 @@ def test_uploads_and_pipelines_write_nothing_to_disk(client, audit_writes) -> No
     r = client.post("/api/v1/pipeline", json={"image": {"id": image_id}, "image_max_side": 128,
                                               "layers": [{"op": "conv2d", "kernel": "sobel_x"}]})
     assert r.status_code == 200
-    assert audit_writes == []
-    assert set(os.listdir(tempfile.gettempdir())) == before
+    assert audit_writes == []  # not one file opened for writing, nor a temporary file made, by this process
