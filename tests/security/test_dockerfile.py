@@ -33,7 +33,8 @@ def run_step(containing: str, env: dict[str, str], tmp: Path) -> subprocess.Comp
     """The shell of the RUN step containing `containing`, with pip and rm echoing their arguments instead of
     acting, and /tmp replaced by `tmp`."""
     script = next(args for k, args in instructions() if k == "RUN" and containing in args)
-    script = re.sub(r"\bpython -c\b", f"{sys.executable} -c", script).replace("/tmp/", f"{tmp}/")
+    # /tmp first: the interpreter's own path may lie under /tmp (a checkout there).
+    script = re.sub(r"\bpython -c\b", lambda _: f"{sys.executable} -c", script.replace("/tmp/", f"{tmp}/"))
     return subprocess.run(["sh", "-c", 'pip() { echo "pip $*"; }; rm() { echo "rm $*"; }; ' + script], cwd=ROOT,
                           env={"PATH": "/usr/bin:/bin"} | env, capture_output=True, text=True, timeout=60)
 
