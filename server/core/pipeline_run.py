@@ -57,9 +57,10 @@ def check_display(max_side: Any, encoding: Any) -> tuple[int, str]:
     return max_side, encoding
 
 
-def apply_layer(p: PlannedLayer, x: torch.Tensor, pools: dict[int, torch.Tensor]
+def apply_layer(p: PlannedLayer, x: torch.Tensor, pools: dict[int, torch.Tensor], keep: set[int] | None = None
                 ) -> tuple[torch.Tensor, dict[str, Any] | None]:
-    """Layer p on x (1×C×H×W); records max-pool indices in `pools`. Works with or without autograd."""
+    """Layer p on x (1×C×H×W). A max pool whose index is in `keep` (all, when keep is None) records its
+    indices in `pools` for a later max_unpool2d; indices cost a third more time. Works with or without autograd."""
     s = p.spec
     if p.op in ("conv2d", "conv_transpose2d"):
         w = torch.as_tensor(p.weight, device=x.device)
@@ -72,6 +73,8 @@ def apply_layer(p: PlannedLayer, x: torch.Tensor, pools: dict[int, torch.Tensor]
     if p.op == "batch_norm2d":
         return _batch_norm(x, p.params)
     if p.op == "max_pool2d":
+        if keep is not None and p.index not in keep:
+            return F.max_pool2d(x, s.kernel, s.stride, s.padding, s.dilation, s.ceil_mode), None
         y, idx = F.max_pool2d(x, s.kernel, s.stride, s.padding, s.dilation, s.ceil_mode, return_indices=True)
         pools[p.index] = idx
         return y, None
@@ -146,24 +149,30 @@ class PipelineRun:
     def __len__(self) -> int:
         return len(self.planned)
 
-    def _encode(self, t: torch.Tensor) -> list[EncodedMap]:
-        return encode_feature_maps(t, max_side=self.max_side, encoding=self.encoding)  # type: ignore[arg-type]
+    def compute(self, i: int) -> tuple[torch.Tensor, dict[str, Any] | None]:
+        """Block i's maps as a tensor: i = -1 is the image, else layer i run on block i − 1's output.
+        Blocks are computed in order; encode() may then run on another thread while the next is computed."""
+        if i == -1:
+            self._x = torch.as_tensor(np.array(self.pixels, dtype=np.float32), device=self.device)[None]
+            return self._x, None
+        assert self._x is not None, "compute(-1) first"
+        with torch.no_grad():
+            self._x, stats = apply_layer(self.planned[i], self._x, self._pools, self._keep)
+        return self._x, stats
+
+    def encode(self, i: int, y: torch.Tensor, stats: dict[str, Any] | None) -> Block:
+        maps = encode_feature_maps(y[0], max_side=self.max_side, encoding=self.encoding)  # type: ignore[arg-type]
+        if i == -1:
+            return Block(-1, "input", list(y.shape[1:]), maps, self.fields[0])
+        p = self.planned[i]
+        return Block(i, p.op, list(p.output_shape), maps, self.fields[i + 1], _sweep(p), stats)
 
     def input_block(self) -> Block:
-        x = torch.as_tensor(np.array(self.pixels, dtype=np.float32), device=self.device)
-        self._x = x[None]
-        return Block(-1, "input", list(x.shape), self._encode(x), self.fields[0])
+        return self.encode(-1, *self.compute(-1))
 
     def step(self, i: int) -> Block:
         """Run layer i on the previous layer's output (input_block() must have run first)."""
-        p = self.planned[i]
-        assert self._x is not None, "input_block() first"
-        with torch.no_grad():
-            y, stats = apply_layer(p, self._x, self._pools)
-        for k in [k for k in self._pools if k not in self._keep]:
-            del self._pools[k]
-        self._x = y
-        return Block(i, p.op, list(p.output_shape), self._encode(y[0]), self.fields[i + 1], _sweep(p), stats)
+        return self.encode(i, *self.compute(i))
 
     def blocks(self) -> list[Block]:
         return [self.input_block(), *(self.step(i) for i in range(len(self)))]
