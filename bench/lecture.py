@@ -19,11 +19,16 @@ VALUE_KINDS = ("conv_output_values", "conv_transpose_output_values", "pool_outpu
 SHAPE_KINDS = ("conv_output_shape", "conv_transpose_output_shape")
 
 
+#: "stream" is what the lab page asks for (a frame per layer); "json" is one body with base64 maps.
+TRANSPORT = "stream"
+
+
 def pipeline_body(image_id: str, kernel: str = "sobel_x") -> dict:
+    """What the lab page sends: its default stack, maps at 256 px, streamed a frame per layer."""
     return {"image": {"id": image_id},
             "layers": [{"op": "conv2d", "kernel": kernel, "padding": 1}, {"op": "relu"},
                        {"op": "max_pool2d", "kernel_size": 2}],
-            "max_side": 256}
+            "max_side": 256, "transport": TRANSPORT}
 
 
 def student_image(seed: int) -> tuple[str, bytes, str]:

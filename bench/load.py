@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from . import lecture
 from .common import Row, machine, percentile, serve_process
 from .lecture import KERNELS, SHAPE_KINDS, VALUE_KINDS, Exercise, next_exercise, reaction_s, student_image
 from .load_client import REQUEST_TIMEOUT_S, Crowd, Image, Recorder, Sample, User
@@ -316,9 +317,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="30 students, one burst, one overload wave")
     parser.add_argument("--students", type=int, help="override the scenario's number of students")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--transport", choices=("stream", "json"), default="stream",
+                        help="how the students' pipelines answer: stream (as the lab page asks) or json")
     parser.add_argument("--env", type=_env_pair, action="append", default=[], metavar="CONVSCOPE_X=V",
                         help="a server setting for this run (repeatable)")
     args = parser.parse_args(argv)
+    lecture.TRANSPORT = args.transport
     sc = QUICK if args.quick else FULL
     if args.students:
         sc = Scenario(**{**sc.__dict__, "students": args.students})

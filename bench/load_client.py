@@ -16,6 +16,9 @@ from types import TracebackType
 import httpx
 import orjson
 
+from server.frames import MEDIA_TYPE as FRAMES
+from tests.frames import read_frames
+
 from .lecture import pipeline_body
 
 REQUEST_TIMEOUT_S = 30.0
@@ -97,11 +100,16 @@ class User:
         if r.status_code != 200:
             self._record(Sample(phase, endpoint, r.status_code, seconds, is_envelope(r)))
             return r.status_code, None
+        framed = r.headers.get("content-type", "").startswith(FRAMES)
         if not parse:  # the overload's megabytes of maps: a cheap look, so the client keeps up
-            good = r.content.startswith(b'{"ok":true')
+            good = b'"event":"done"' in r.content[-256:] if framed else r.content.startswith(b'{"ok":true')
             self._record(Sample(phase, endpoint, 200 if good else "bad body", seconds))
             return (200 if good else "bad body"), None
-        body = orjson.loads(r.content)
+        if framed:  # the page's transport: a frame per layer; the run is whole when the last says "done"
+            events = [header for header, _ in read_frames([r.content])]
+            body = {"ok": bool(events) and events[-1]["event"] == "done", "events": events}
+        else:
+            body = orjson.loads(r.content)
         good = isinstance(body, dict) and body.get("ok") is True and (check is None or check(body))
         self._record(Sample(phase, endpoint, 200 if good else "bad body", seconds))
         return (200 if good else "bad body"), body
@@ -115,6 +123,7 @@ class User:
 
     async def pipeline(self, phase: str, image_id: str, kernel: str, parse: bool = True) -> int | str:
         status, _ = await self.send(phase, "POST /api/v1/pipeline", "/api/v1/pipeline",
-                                    check=lambda b: len(b.get("layers", ())) == 3 and bool(b["layers"][2]["maps"]),
+                                    check=lambda b: ([e["event"] for e in b["events"]].count("maps") == 4
+                                                     if "events" in b else len(b.get("layers", ())) == 3),
                                     parse=parse, json=pipeline_body(image_id, kernel))
         return status

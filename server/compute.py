@@ -83,9 +83,10 @@ class ComputeGate:
             raise Overloaded(
                 f"The server is busy ({self.waiting} computations waiting); try again in a few seconds.", [])
         self.waiting += 1
+        borrower = object()  # the slot's own token holder: a streamed job releases it from another task
         try:
             with anyio.fail_after(self.timeout_s):
-                await self.limiter.acquire()
+                await self.limiter.acquire_on_behalf_of(borrower)
         except TimeoutError:
             raise Overloaded(f"The server is busy: no compute slot freed up within {self.timeout_s:g} s; "
                              "try again in a few seconds.", []) from None
@@ -94,7 +95,7 @@ class ComputeGate:
         try:
             yield
         finally:
-            self.limiter.release()
+            self.limiter.release_on_behalf_of(borrower)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run fn in a worker thread; the caller holds a slot. A failed allocation is a DeviceOutOfMemory (503)."""

@@ -32,7 +32,7 @@ from .core.exceptions import ConvscopeError
 from .core.pipeline_run import Block, PipelineRun
 
 MEDIA_TYPE = "application/vnd.convscope.frames"
-# One encode in flight per stream; the pool bounds them all together.
+# Encoding of streamed blocks, off the compute gate; the pool bounds them all together.
 _ENCODE_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="convscope-encode")
 log = logging.getLogger("convscope")
 
@@ -83,33 +83,39 @@ class FrameStream(Response):
         scope.cancel()  # the step in its thread finishes; no further step starts
 
     async def _frames(self, send: Send) -> None:
-        """Compute block i + 1 in the gate's slot while block i is encoded on another thread: encoding is
-        a third of a layer's time, and one request then uses a second core when the machine has one idle."""
+        """The layers are computed back to back in the gate's slot, which goes back as soon as the last is
+        done, and sent as they come: the slot never waits on a slow client. Each block is encoded inside
+        the slot too (a request runs to completion, which keeps latency low under load), except while the
+        gate has a slot free and nobody waiting: then encoding goes to another thread, and one request
+        uses the idle core while its next layer is computed."""
         t0 = time.perf_counter()
-        body = frame({"event": "start", **self.start, "layers": len(self.run)})
-        try:
-            pending: Any = None
-            for i in range(-1, len(self.run)):
-                computed = await self.gate.call(self.run.compute, i)
-                if pending is not None:
-                    body += block_frame(await pending.wait())
-                    await send({"type": "http.response.body", "body": body, "more_body": True})
+        blocks, ready = anyio.create_memory_object_stream[Any](max_buffer_size=len(self.run) + 1)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._compute, blocks)
+            body = frame({"event": "start", **self.start, "layers": len(self.run)})
+            async with ready:
+                async for item in ready:
+                    if isinstance(item, ConvscopeError):  # e.g. the device ran out of memory mid-run
+                        body += frame({"event": "error", "ok": False, "status": item.status, "error": item.message,
+                                       "errors": [{"loc": item.loc, "msg": item.message}]})
+                        break
+                    if not isinstance(item, Block):
+                        item = await asyncio.get_running_loop().run_in_executor(_ENCODE_POOL, self.run.encode, *item)
+                    await send({"type": "http.response.body", "body": body + block_frame(item), "more_body": True})
                     body = b""
-                pending = _Background(self.run.encode, i, *computed)
-            body += block_frame(await pending.wait())
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-            body = frame({"event": "done", "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 1)})
-        except ConvscopeError as exc:  # e.g. the device ran out of memory mid-run: the stream says so and ends
-            body = frame({"event": "error", "ok": False, "status": exc.status, "error": exc.message,
-                          "errors": [{"loc": exc.loc, "msg": exc.message}]})
+                else:
+                    body = frame({"event": "done", "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 1)})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
-
-class _Background:
-    """fn(*args) started now on the encode pool; wait() gives its result."""
-
-    def __init__(self, fn: Any, *args: Any) -> None:
-        self.future = asyncio.get_running_loop().run_in_executor(_ENCODE_POOL, fn, *args)
-
-    async def wait(self) -> Any:
-        return await self.future
+    async def _compute(self, blocks: Any) -> None:
+        gate = self.gate
+        async with blocks:
+            try:
+                for i in range(-1, len(self.run)):
+                    computed = (i, *await gate.call(self.run.compute, i))
+                    idle = gate.waiting == 0 and gate.running < gate.limiter.total_tokens
+                    await blocks.send(computed if idle else await gate.call(self.run.encode, *computed))
+            except ConvscopeError as exc:
+                await blocks.send(exc)
+            finally:
+                await self.slot.aclose()  # the compute slot goes back now, not when the last byte is sent

@@ -84,6 +84,12 @@ def _stop(proc: subprocess.Popen[bytes], pids: list[int]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def server_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any CONVSCOPE_* setting (so tests are hermetic), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSCOPE_")}
+    return env | {"CONVSCOPE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"} | extra
+
+
 @contextlib.contextmanager
 def live_server(env: dict[str, str] | None = None, workers: int = 1) -> Iterator[LiveServer]:
     port = free_port()
@@ -94,7 +100,7 @@ def live_server(env: dict[str, str] | None = None, workers: int = 1) -> Iterator
                 [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
                  "--workers", str(workers), "--log-level", "warning"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "CONVSCOPE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1", **(env or {})})
+                env=server_env(**(env or {})))
         server = LiveServer(f"http://127.0.0.1:{port}", port, proc, log_path)
         seen: set[int] = set()
         try:

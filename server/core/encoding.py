@@ -95,20 +95,24 @@ def encode_feature_maps(x: Any, *, max_side: int, encoding: Encoding = "raw") ->
         t = t.float()
     channels, height, width = t.shape
     factor = display_factor(height, width, max_side)
-    lo, hi, finite = _channel_range(t)
-    small = _area_downsample(t, factor)
+    # A channels-last map (channel innermost in memory) is worked on as H×W×C, so that nothing is transposed
+    # until the small uint8 codes are: transposing the full float map would cost more than all the rest.
+    hwc = channels > 1 and t.stride(0) == 1 and t.stride(2) == channels
+    v = t.permute(1, 2, 0) if hwc else t
+    lo, hi, finite = _channel_range(v, hwc)
+    small = _area_downsample(v, factor, hwc)
     if encoding == "f32":
-        planes = small.to(torch.float32).cpu().numpy()
+        planes = _chw(small, hwc).to(torch.float32).cpu().numpy()
         blobs = [plane.astype("<f4").tobytes() for plane in planes]
     else:
-        codes = _quantise(small, lo, hi, finite).cpu().numpy()
+        codes = _chw(_quantise(small, lo, hi, finite, hwc), hwc).cpu().numpy()
         if encoding == "raw":
             blobs = [plane.tobytes() for plane in codes]
         elif channels == 1:
             blobs = [_png_bytes(codes[0])]
         else:
             blobs = list(_PNG_POOL.map(_png_bytes, codes))
-    out_h, out_w = small.shape[1:]
+    out_h, out_w = (small.shape[:2] if hwc else small.shape[1:])
     lo_host, hi_host = lo.cpu().tolist(), hi.cpu().tolist()
     return [EncodedMap(c, encoding, out_w, out_h, width, height, factor, lo_host[c], hi_host[c], blob)
             for c, blob in enumerate(blobs)]
@@ -126,53 +130,69 @@ def decode_quantised(m: EncodedMap) -> np.ndarray:
     return m.min + q.astype(np.float64) * ((m.max - m.min) / 255.0)
 
 
-def _channel_range(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def _chw(x: torch.Tensor, hwc: bool) -> torch.Tensor:
+    return x.permute(2, 0, 1).contiguous() if hwc else x
+
+
+def _channel_range(x: torch.Tensor, hwc: bool = False) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Per-channel min and max (float64) over finite values, and whether all values were finite.
 
-    NaN and ±inf show up in the plain min/max, so the common all-finite case costs one pass;
-    a channel with no finite value at all gets min = max = 0.
+    NaN and ±inf show up in the plain min/max, so the common all-finite case costs two passes;
+    a channel with no finite value at all gets min = max = 0. x is C×H×W, or H×W×C when hwc.
     """
-    flat = x.reshape(x.shape[0], -1)
-    lo, hi = flat.amin(dim=1).double(), flat.amax(dim=1).double()  # 6× faster than aminmax(dim=1) here
+    if hwc:  # rows first, over W·C contiguous values, then the W×C that is left: 7× faster than over (0, 1)
+        rows = x.reshape(x.shape[0], -1)
+        lo = rows.amin(dim=0).reshape(x.shape[1:]).amin(dim=0).double()
+        hi = rows.amax(dim=0).reshape(x.shape[1:]).amax(dim=0).double()
+    else:
+        lo, hi = x.amin(dim=(1, 2)).double(), x.amax(dim=(1, 2)).double()
     bad = ~(torch.isfinite(lo) & torch.isfinite(hi))
     if not bool(bad.any()):
         return lo, hi, True
     for c in torch.nonzero(bad).flatten().tolist():  # rare: slow path per channel
-        finite = flat[c][torch.isfinite(flat[c])]
+        plane = x[..., c] if hwc else x[c]
+        finite = plane[torch.isfinite(plane)]
         lo[c], hi[c] = (finite.min(), finite.max()) if finite.numel() else (0.0, 0.0)
     return lo, hi, False
 
 
-def _area_downsample(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Mean over factor×factor blocks (the last row/column of blocks may be smaller).
-
-    Strided adds (factor passes per axis) beat avg_pool2d ~4× and reshape-means ~9× on the CPU here.
-    """
+def _area_downsample(x: torch.Tensor, factor: int, hwc: bool = False) -> torch.Tensor:
+    """Mean over factor×factor blocks (the last row/column of blocks may be smaller); x is C×H×W, or
+    H×W×C when hwc. Strided adds (factor passes per axis) beat avg_pool2d ~4× and reshape-means ~9× here."""
     if factor == 1:
         return x
-    channels, height, width = x.shape
+    ay, ax = (0, 1) if hwc else (1, 2)
+    height, width = x.shape[ay], x.shape[ax]
     out_h, out_w = -(-height // factor), -(-width // factor)
     work = torch.float64 if x.dtype == torch.float64 else torch.float32
-    rows = torch.zeros((channels, out_h, width), dtype=work, device=x.device)
-    for dy in range(factor):
-        part = x[:, dy::factor, :]
-        rows[:, : part.shape[1]] += part
-    out = torch.zeros((channels, out_h, out_w), dtype=work, device=x.device)
-    for dx in range(factor):
-        part = rows[:, :, dx::factor]
-        out[:, :, : part.shape[2]] += part
+
+    def zeros(axis: int, n: int, like: torch.Tensor) -> torch.Tensor:
+        shape = list(like.shape)
+        shape[axis] = n
+        return torch.zeros(shape, dtype=work, device=x.device)
+
+    rows = zeros(ay, out_h, x)
+    for dy in range(min(factor, height)):
+        part = x.narrow(ay, dy, height - dy)[(slice(None),) * ay + (slice(None, None, factor),)]
+        rows.narrow(ay, 0, part.shape[ay]).add_(part)
+    out = zeros(ax, out_w, rows)
+    for dx in range(min(factor, width)):
+        part = rows.narrow(ax, dx, width - dx)[(slice(None),) * ax + (slice(None, None, factor),)]
+        out.narrow(ax, 0, part.shape[ax]).add_(part)
     row_n = torch.clamp(height - torch.arange(out_h, device=x.device) * factor, max=factor).to(work)
     col_n = torch.clamp(width - torch.arange(out_w, device=x.device) * factor, max=factor).to(work)
-    return out.div_(row_n[:, None] * col_n[None, :])
+    counts = row_n[:, None] * col_n[None, :]
+    return out.div_(counts[:, :, None] if hwc else counts)
 
 
-def _quantise(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, finite: bool) -> torch.Tensor:
+def _quantise(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, finite: bool, hwc: bool = False) -> torch.Tensor:
     """uint8 codes round((v - lo) · 255 / (hi - lo)); constant channels become all 0."""
     work = torch.float64 if x.dtype == torch.float64 else torch.float32  # float64 maps keep their precision
     span = hi - lo
     scale = torch.where(span > 0, 255.0 / torch.where(span > 0, span, 1.0), 0.0).to(work)
-    buf = x.to(work) - lo.to(work)[:, None, None]
-    buf.mul_(scale[:, None, None]).add_(0.5).clamp_(0.0, 255.0)  # ±inf land on 0 or 255
+    per = (lambda v: v[None, None, :]) if hwc else (lambda v: v[:, None, None])
+    buf = x.to(work) - per(lo.to(work))
+    buf.mul_(per(scale)).add_(0.5).clamp_(0.0, 255.0)  # ±inf land on 0 or 255
     if not finite:
         buf.nan_to_num_(nan=0.0)
     return buf.to(torch.uint8)

@@ -153,7 +153,10 @@ class PipelineRun:
         """Block i's maps as a tensor: i = -1 is the image, else layer i run on block i − 1's output.
         Blocks are computed in order; encode() may then run on another thread while the next is computed."""
         if i == -1:
-            self._x = torch.as_tensor(np.array(self.pixels, dtype=np.float32), device=self.device)[None]
+            # Channels-last: torch's CPU kernels for depthwise conv and pooling are several times faster on it
+            # (a 3-channel depthwise 3×3 at 512²: 20 ms → 1 ms), and encoding.py reads it without a transpose.
+            x = torch.as_tensor(np.array(self.pixels, dtype=np.float32), device=self.device)[None]
+            self._x = x.contiguous(memory_format=torch.channels_last)
             return self._x, None
         assert self._x is not None, "compute(-1) first"
         with torch.no_grad():

@@ -68,7 +68,7 @@ def probe(pixels: np.ndarray, layers: Any, unit: Any, *, device: str = "cpu", ma
 
     x = torch.tensor(np.array(pixels, dtype=np.float32), device=device, requires_grad=True)
     maps = [x]
-    t, pools = x[None], {}
+    t, pools = x[None].contiguous(memory_format=torch.channels_last), {}  # faster kernels, as in pipeline_run
     for p in planned:
         t, _ = apply_layer(p, t, pools)
         maps.append(t[0])

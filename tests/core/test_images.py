@@ -484,3 +484,19 @@ def test_non_finite_values_are_clipped_not_propagated() -> None:
 def test_encoding_rejects_bad_arguments(x: np.ndarray, kwargs: dict) -> None:
     with pytest.raises(InvalidRequest):
         encode_feature_maps(x, **kwargs)
+
+
+@settings(max_examples=30, deadline=None)
+@given(channels=st.integers(2, 5), height=st.integers(1, 40), width=st.integers(1, 40), max_side=st.integers(1, 50),
+       seed=st.integers(0, 2**32 - 1), encoding=st.sampled_from(["raw", "png", "f32"]))
+def test_channels_last_maps_encode_exactly_as_contiguous_ones(channels: int, height: int, width: int, max_side: int,
+                                                               seed: int, encoding: str) -> None:
+    import torch
+
+    x = torch.from_numpy(np.random.default_rng(seed).normal(size=(1, channels, height, width)).astype(np.float32))
+    cl = x.contiguous(memory_format=torch.channels_last)[0]
+    assert cl.stride(0) == 1 or height * width == 1
+    for a, b in zip(encode_feature_maps(x[0], max_side=max_side, encoding=encoding),  # type: ignore[arg-type]
+                    encode_feature_maps(cl, max_side=max_side, encoding=encoding), strict=True):  # type: ignore[arg-type]
+        assert (a.width, a.height, a.factor, a.min, a.max) == (b.width, b.height, b.factor, b.min, b.max)
+        assert np.abs(decode_quantised(a) - decode_quantised(b)).max() <= (a.max - a.min) / 255 + 1e-6

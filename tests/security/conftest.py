@@ -1,20 +1,15 @@
 """Fixtures for the security tests: apps built from chosen Settings, and a real server configured by env vars."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
+from tests.live import free_port, live_server, server_env  # noqa: F401  (free_port, server_env: for the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = "https://grader.example.edu"
@@ -40,40 +35,11 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
         c.__exit__(None, None, None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVSCOPE_")}
-    return env | {"CONVSCOPE_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"} | extra
-
-
 @pytest.fixture(scope="session")
 def configured_server() -> Iterator[str]:
     """`python -m server` on 127.0.0.1 with LIVE_ENV, as a deployer would start it."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, env=server_env(**LIVE_ENV))
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        raise RuntimeError("the configured server did not start within 60 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with live_server(LIVE_ENV) as server:
+        yield server.url
 
 
 def html_routes() -> list[str]:
