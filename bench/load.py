@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from . import lecture
+from . import lecture as scenario_data
 from .common import Row, machine, percentile, serve_process
 from .lecture import KERNELS, SHAPE_KINDS, VALUE_KINDS, Exercise, next_exercise, reaction_s, student_image
 from .load_client import REQUEST_TIMEOUT_S, Crowd, Image, Recorder, Sample, User
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", type=_env_pair, action="append", default=[], metavar="CONVSCOPE_X=V",
                         help="a server setting for this run (repeatable)")
     args = parser.parse_args(argv)
-    lecture.TRANSPORT = args.transport
+    scenario_data.TRANSPORT = args.transport
     sc = QUICK if args.quick else FULL
     if args.students:
         sc = Scenario(**{**sc.__dict__, "students": args.students})

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import logging
+import os
 import struct
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.live import free_port, live_server, server_env  # noqa: F401  (free_port, server_env: for the tests)
+from tests.live import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 GRADER = "https://grader.example.edu"

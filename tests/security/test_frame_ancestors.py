@@ -8,7 +8,9 @@ import pytest
 
 from server.settings import Settings
 
-from .conftest import COURSE, ROOT, free_port, server_env
+from tests.live import free_port, server_env
+
+from .conftest import COURSE, ROOT
 
 
 def frame_ancestors(client) -> str:
