@@ -12,6 +12,10 @@ from server.app import create_app
 from server.settings import Settings
 from tests import live
 
+# The fuzz run's case tally is a plugin of the whole session, so that the xdist controller, which
+# collects nothing itself, still adds up the workers' counts and enforces the minimum.
+pytest_plugins = ["tests.fuzz.tally"]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
