@@ -2,7 +2,7 @@
 
 Each generated request must get no 5xx, a documented status code, the documented content type,
 and a body that matches the documented response model (the error envelope included). The run is
-deterministic (fixed seed, derandomized Hypothesis) and counts its cases (conftest.py).
+deterministic (fixed seed, derandomized Hypothesis) and counts its cases (tally.py).
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ _CONFIG = SchemathesisConfig.from_dict({
 })
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", create_app(SETTINGS), config=_CONFIG).exclude(
     name=EXCLUDED_OPERATIONS)
-#: What a full run fuzzes (conftest.py checks the case count only when all of them ran).
+#: What a full run fuzzes (tally.py checks the case count only when all of them ran).
 FUZZED_OPERATIONS = [op.ok().label for op in SCHEMA.get_all_operations()]
 
 
