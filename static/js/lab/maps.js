@@ -247,14 +247,10 @@ export class MapBoard {
 }
 
 /** Draw a map's display image at its place over the input. */
-export function place(ctx, image, field, m) {
+function place(ctx, image, field, m) {
   const left = field.start[1] - field.j[1] / 2;
   const top = field.start[0] - field.j[0] / 2;
   ctx.drawImage(image, left, top, m.width * m.factor * field.j[1], m.height * m.factor * field.j[0]);
-}
-
-export function mapBitmap(m, rgbMaps) {
-  return rgbMaps ? rgbBitmap(rgbMaps) : grayBitmap(m);
 }
 
 function statsLine(stats) {
