@@ -36,10 +36,13 @@ print('\n'.join(d for d in deps if not d.replace(' ', '').startswith('torch')))"
     && pip install --no-cache-dir -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The source last: editing it rebuilds only these layers. Owned by root, so the server cannot rewrite itself.
+# The source last: editing it rebuilds only these layers. Installed as the `convscope` package (pages
+# included as package data), owned by root, so the server cannot rewrite itself.
+COPY README.md ./
 COPY server ./server
 COPY templates ./templates
 COPY static ./static
+RUN pip install --no-cache-dir --no-deps . && rm -rf build ./*.egg-info
 
 USER 10001:10001
 EXPOSE 8000
@@ -48,4 +51,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4).close()"]
 
 # WEB_CONCURRENCY worker processes; each holds its own torch and image cache.
-CMD ["sh", "-c", "exec python -m server --host 0.0.0.0 --port 8000 --workers \"${WEB_CONCURRENCY}\""]
+CMD ["sh", "-c", "exec python -m convscope --host 0.0.0.0 --port 8000 --workers \"${WEB_CONCURRENCY}\""]

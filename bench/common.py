@@ -44,9 +44,9 @@ class Served:
 
 @contextlib.contextmanager
 def serve_process(workers: int = 1, env: dict[str, str] | None = None, ready_s: float = 60.0) -> Iterator[Served]:
-    """Start `python -m server` on 127.0.0.1, wait until it answers, and stop it (and its workers) afterwards."""
+    """Start `python -m convscope` on 127.0.0.1, wait until it answers, and stop it (and its workers) afterwards."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--workers", str(workers),
+    proc = subprocess.Popen([sys.executable, "-m", "convscope", "--port", str(port), "--workers", str(workers),
                              "--log-level", "warning"], cwd=ROOT,
                             env=dict(os.environ, CONVSCOPE_DEVICE="cpu", **(env or {})))
     url = f"http://127.0.0.1:{port}"
@@ -71,7 +71,7 @@ def serve_process(workers: int = 1, env: dict[str, str] | None = None, ready_s: 
 
 @contextlib.contextmanager
 def serve(workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start `python -m server` on 127.0.0.1 and stop it afterwards; yields its base URL."""
+    """Start `python -m convscope` on 127.0.0.1 and stop it afterwards; yields its base URL."""
     with serve_process(workers, env) as served:
         yield served.url
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from bench.common import serve
-from server.settings import Settings
+from convscope.settings import Settings
 from tests.frames import map_bytes, read_frames
 
 LAYERS = [{"op": "conv2d", "kernel": "random", "seed": 0, "out_channels": 16, "padding": 1}, {"op": "relu"},

@@ -225,7 +225,7 @@ def _mark(ok: bool) -> str:
 def text(rep: Report) -> str:
     sc, lec = rep.scenario, rep.rec.of("lecture")
     lines = [f"# load · {sc.students} students, {sc.graders} autograders · {datetime.date.today()} · {machine()}",
-             f"server: python -m server --workers {rep.workers}"
+             f"server: python -m convscope --workers {rep.workers}"
              + (" with " + " ".join(f"{k}={v}" for k, v in rep.env.items()) if rep.env else " (default settings)"),
              f"lecture: {len(lec)} requests in {rep.lecture_s:.1f} s ({len(lec) / max(rep.lecture_s, 1e-9):.1f} req/s), "
              f"arrivals over {sc.arrival_s:g} s, {sc.bursts} \"press run now\" bursts", "",

@@ -16,7 +16,7 @@ from types import TracebackType
 import httpx
 import orjson
 
-from server.frames import MEDIA_TYPE as FRAMES
+from convscope.frames import MEDIA_TYPE as FRAMES
 from tests.frames import read_frames
 
 from .lecture import pipeline_body

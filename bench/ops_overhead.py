@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from server.app import create_app
-from server.core.ops import run_op
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.core.ops import run_op
+from convscope.settings import Settings
 
 from .common import Row, load, machine, serve
 

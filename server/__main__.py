@@ -1,4 +1,4 @@
-"""python -m server --host H --port P [--workers N]
+"""python -m convscope --host H --port P [--workers N]
 
 Every uvicorn option that decides how the server behaves under a full lecture hall is set here on
 purpose; the ones a deployer may need to change come from Settings (CONVSCOPE_* variables).
@@ -59,7 +59,7 @@ def _raise_open_files_limit(wanted: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m server", description="Serve convscope.")
+    parser = argparse.ArgumentParser(prog="python -m convscope", description="Serve convscope.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (each holds its own image cache)")
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     _raise_open_files_limit(settings.max_connections + 64)  # + files, pipes and the listening socket
-    uvicorn.run("server.app:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+    uvicorn.run("convscope.app:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
                 **uvicorn_options(settings))
 
 

@@ -12,7 +12,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.types import ASGIApp
 
 from . import __version__
-from .assets import ROOT, STATIC_DIR, AssetTable
+from .assets import STATIC_DIR, TEMPLATES_DIR, AssetTable
 from .compute import ComputeGate
 from .errors import install_error_handlers
 from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = ComputeGate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
     app.state.images = ImageStore(settings.image_cache_bytes)
     app.state.assets = assets = AssetTable()
-    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals.update(static_url=assets.url, plotly_url=assets.plotly_url, version=__version__)
     app.state.templates = templates
     install_error_handlers(app, max_body_bytes=settings.max_body_bytes)
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def __getattr__(name: str) -> FastAPI:
-    # `uvicorn server.app:app` builds the app on first access, not at import time.
+    # `uvicorn convscope.app:app` builds the app on first access, not at import time.
     if name == "app":
         global app
         app = create_app()

@@ -12,8 +12,17 @@ from pathlib import Path
 
 import plotly
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC_DIR = ROOT / "static"
+
+
+def _package_data(name: str) -> Path:
+    """templates/ or static/: inside the installed package (a wheel), else beside server/ (a checkout)."""
+    here = Path(__file__).resolve().parent
+    inside = here / name
+    return inside if inside.is_dir() else here.parent / name
+
+
+STATIC_DIR = _package_data("static")
+TEMPLATES_DIR = _package_data("templates")
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 
 

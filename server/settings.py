@@ -44,7 +44,7 @@ class Settings:
     frame_ancestors: str = "'self'"
     #: Origins allowed to call the API from a browser (CORS); empty = CORS off.
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
-    #: `python -m server` (uvicorn): seconds an idle connection stays open; above a reverse proxy's idle timeout.
+    #: `python -m convscope` (uvicorn): seconds an idle connection stays open; above a reverse proxy's idle timeout.
     keep_alive_s: int = 15
     #: Open connections per worker (idle keep-alive included) before uvicorn answers a bare 503; below `ulimit -n`.
     max_connections: int = 2048

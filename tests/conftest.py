@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import settings as hsettings
 
-from server.app import create_app
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.settings import Settings
 from tests import live
 
 # The fuzz run's case tally is a plugin of the whole session, so that the xdist controller, which

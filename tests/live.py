@@ -1,4 +1,4 @@
-"""Real `python -m server` processes on free loopback ports, for tests that need a socket or a process tree.
+"""Real `python -m convscope` processes on free loopback ports, for tests that need a socket or a process tree.
 
 Each server's output goes to a file the test can read (`log()`), and every process it started,
 workers included, is stopped when the `with` block ends, however the test ended.
@@ -97,7 +97,7 @@ def live_server(env: dict[str, str] | None = None, workers: int = 1) -> Iterator
         log_path = Path(tmp) / "server.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                [sys.executable, "-m", "convscope", "--host", "127.0.0.1", "--port", str(port),
                  "--workers", str(workers), "--log-level", "warning"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                 env=server_env(**(env or {})))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from server.core.exceptions import InvalidRequest
+from convscope.core.exceptions import InvalidRequest
 
 Encoding = Literal["raw", "png", "f32"]
 ENCODINGS: tuple[str, ...] = ("raw", "png", "f32")

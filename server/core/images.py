@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from server.core.exceptions import ConvscopeError, InvalidRequest, NotFound, TooLarge, Unsupported
+from convscope.core.exceptions import ConvscopeError, InvalidRequest, NotFound, TooLarge, Unsupported
 
 ALLOWED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
 ACCEPTED_TEXT = "PNG, JPEG, WebP, GIF (first frame) or BMP"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from server.core.exceptions import InvalidRequest
+from convscope.core.exceptions import InvalidRequest
 
 if TYPE_CHECKING:  # torch is imported lazily: listing kernels should not pay for it
     import torch

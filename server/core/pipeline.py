@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from server.core.exceptions import ConvscopeError, InvalidRequest, TooLarge
-from server.core.kernels import flip, get_kernel, groups_for, make_weight, validate_kernel
-from server.core.shapes import check_conv, check_conv_transpose, check_interpolate, check_pool, check_unpool
+from convscope.core.exceptions import ConvscopeError, InvalidRequest, TooLarge
+from convscope.core.kernels import flip, get_kernel, groups_for, make_weight, validate_kernel
+from convscope.core.shapes import check_conv, check_conv_transpose, check_interpolate, check_pool, check_unpool
 
 LAYER_OPS = ("conv2d", "conv_transpose2d", "relu", "batch_norm2d", "max_pool2d", "avg_pool2d",
              "max_unpool2d", "interpolate")

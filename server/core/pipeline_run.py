@@ -15,11 +15,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from server.core.encoding import EncodedMap, check_encoding, encode_feature_maps
-from server.core.exceptions import InvalidRequest
-from server.core.ops import conv_forward
-from server.core.pipeline import PlannedLayer, plan_pipeline
-from server.core.receptive import entries
+from convscope.core.encoding import EncodedMap, check_encoding, encode_feature_maps
+from convscope.core.exceptions import InvalidRequest
+from convscope.core.ops import conv_forward
+from convscope.core.pipeline import PlannedLayer, plan_pipeline
+from convscope.core.receptive import entries
 
 DEFAULT_MAX_SIDE = 256
 MAX_DISPLAY_SIDE = 1024

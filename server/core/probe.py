@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from server.core.encoding import encode_feature_maps
-from server.core.exceptions import InvalidRequest, TooLarge
-from server.core.pipeline import plan_pipeline
-from server.core.pipeline_run import apply_layer, check_display
-from server.core.receptive import entries, number, region, resolve_unit
+from convscope.core.encoding import encode_feature_maps
+from convscope.core.exceptions import InvalidRequest, TooLarge
+from convscope.core.pipeline import plan_pipeline
+from convscope.core.pipeline_run import apply_layer, check_display
+from convscope.core.receptive import entries, number, region, resolve_unit
 
 MAX_PROBE_ELEMENTS = 24 * 1024 * 1024  # every map of the pipeline is kept for autograd: ~100 MB of float32
 HYPERCOLUMN_MODES = ("nearest", "bilinear")

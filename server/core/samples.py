@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from server.core.exceptions import InvalidRequest, NotFound
-from server.core.images import DecodedImage, image_from_pil
+from convscope.core.exceptions import InvalidRequest, NotFound
+from convscope.core.images import DecodedImage, image_from_pil
 
 DEFAULT_SIZE = 512
 MIN_SIZE, MAX_SIZE = 16, 2048

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from server.core.layers import LAYER_KEYS
+from convscope.core.layers import LAYER_KEYS
 
 LECTURE = {"input_size": [5, 5], "layers": [
     {"op": "conv2d", "out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1},

@@ -159,7 +159,7 @@ def test_busy_server_sheds_load_with_503(app):
     """Past the queue limit the gate answers 503 with Retry-After, in the envelope."""
     import anyio
 
-    from server.compute import ComputeGate, Overloaded
+    from convscope.compute import ComputeGate, Overloaded
 
     gate = ComputeGate(concurrency=1, max_queue=0, timeout_s=1)
 

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from server.core.encoding import EncodedMap, decode_quantised
-from server.core.kernels import get_kernel
-from server.core.samples import load_sample
+from convscope.core.encoding import EncodedMap, decode_quantised
+from convscope.core.kernels import get_kernel
+from convscope.core.samples import load_sample
 
 
 def _png(mode: str = "RGB", size: tuple[int, int] = (40, 30), fmt: str = "PNG") -> bytes:

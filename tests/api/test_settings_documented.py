@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import Settings
+from convscope.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

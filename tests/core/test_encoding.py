@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from server.core.encoding import decode_quantised, encode_feature_maps
-from server.core.exceptions import InvalidRequest
+from convscope.core.encoding import decode_quantised, encode_feature_maps
+from convscope.core.exceptions import InvalidRequest
 
 
 @settings(max_examples=40, deadline=None)

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.core import exercises
-from server.core.exceptions import InvalidRequest
+from convscope.core import exercises
+from convscope.core.exceptions import InvalidRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = list(exercises.KINDS)
@@ -51,7 +51,7 @@ def test_revealed_answer_is_accepted_and_a_perturbed_one_rejected(kind, difficul
 
 _SNIPPET = """
 import json, sys
-from server.core import exercises
+from convscope.core import exercises
 out = []
 for kind in exercises.KINDS:
     for seed, difficulty in ((0, 1), (7, 2), (123456789, 3)):

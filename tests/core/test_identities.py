@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from server.core.ops import run_op
+from convscope.core.ops import run_op
 from tests import reference as ref
 from tests.core.test_ops_vs_reference import (
     assert_close,

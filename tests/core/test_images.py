@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps, features
 
-from server.core import images
-from server.core.exceptions import InvalidRequest, NotFound, TooLarge, Unsupported
-from server.core.encoding import encode_feature_maps
-from server.core.images import DecodedImage, ImageStore, decode_image
-from server.core.samples import SAMPLE_IDS, list_samples, load_sample
+from convscope.core import images
+from convscope.core.exceptions import InvalidRequest, NotFound, TooLarge, Unsupported
+from convscope.core.encoding import encode_feature_maps
+from convscope.core.images import DecodedImage, ImageStore, decode_image
+from convscope.core.samples import SAMPLE_IDS, list_samples, load_sample
 
 LIMITS = {"max_side": 64, "max_pixels": 1_000_000, "max_bytes": 2_000_000}
 
@@ -374,7 +374,7 @@ def test_store_survives_concurrent_puts_and_gets() -> None:
 
 
 def test_samples_list_and_load_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    from server.core import samples
+    from convscope.core import samples
 
     samples._load_cached.cache_clear()
     monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("network used"))

@@ -15,9 +15,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.core import kernels
-from server.core.exceptions import InvalidRequest
-from server.core.kernels import (KERNEL_NAMES, flip, get_kernel, groups_for, list_kernels, make_weight,
+from convscope.core import kernels
+from convscope.core.exceptions import InvalidRequest
+from convscope.core.kernels import (KERNEL_NAMES, flip, get_kernel, groups_for, list_kernels, make_weight,
                                  random_kernel, validate_kernel)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,7 +104,7 @@ def test_flip_twice_is_identity_and_flip_turns_correlation_into_convolution(h: i
 
 
 def test_random_kernel_is_deterministic_across_processes() -> None:
-    code = "from server.core.kernels import random_kernel; print(random_kernel(1234, 5).tobytes().hex())"
+    code = "from convscope.core.kernels import random_kernel; print(random_kernel(1234, 5).tobytes().hex())"
     runs = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                            check=True, timeout=120).stdout.strip() for _ in range(2)]
     assert runs[0] == runs[1] == random_kernel(1234, 5).tobytes().hex()

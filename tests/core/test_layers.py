@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from server.core import layers, presets
-from server.core.exceptions import InvalidRequest
+from convscope.core import layers, presets
+from convscope.core.exceptions import InvalidRequest
 
 META = torch.device("meta")
 

@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from server.core.ops import OPS, run_op
+from convscope.core.ops import OPS, run_op
 from tests import reference as ref
 
 EXAMPLES = settings(max_examples=200, deadline=None)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from server.core import layers, presets, receptive
-from server.core.exceptions import InvalidRequest, TooLarge
+from convscope.core import layers, presets, receptive
+from convscope.core.exceptions import InvalidRequest, TooLarge
 
 
 def _table(preset_id: str) -> dict[str, dict[str, Any]]:

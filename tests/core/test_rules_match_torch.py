@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.core.exceptions import ConvscopeError
-from server.core.ops import run_op
+from convscope.core.exceptions import ConvscopeError
+from convscope.core.ops import run_op
 
 small = st.integers(min_value=1, max_value=7)
 pads = st.integers(min_value=0, max_value=4)

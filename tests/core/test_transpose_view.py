@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from server.core.exceptions import InvalidRequest
-from server.core.transpose_view import axis_layout, flip_weight, transpose_view
+from convscope.core.exceptions import InvalidRequest
+from convscope.core.transpose_view import axis_layout, flip_weight, transpose_view
 
 
 @pytest.mark.parametrize(("n", "k", "s", "p", "a", "d", "kinds"), [

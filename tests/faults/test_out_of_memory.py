@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from fastapi.testclient import TestClient
 
-from server import compute
-from server.app import create_app
-from server.compute import ComputeGate, DeviceOutOfMemory, Overloaded
-from server.core.exceptions import InvalidRequest
-from server.settings import Settings
+from convscope import compute
+from convscope.app import create_app
+from convscope.compute import ComputeGate, DeviceOutOfMemory, Overloaded
+from convscope.core.exceptions import InvalidRequest
+from convscope.settings import Settings
 
 from .helpers import TINY_CONV
 

@@ -1,4 +1,4 @@
-"""A worker killed with SIGKILL under load (`python -m server --workers 2`): uvicorn's supervisor starts a new one.
+"""A worker killed with SIGKILL under load (`python -m convscope --workers 2`): uvicorn's supervisor starts a new one.
 
 uvicorn 0.54's supervisor checks its workers every 0.5 s and replaces one that has died
 (uvicorn/supervisors/multiprocess.py, keep_subprocess_alive), so the server relies on it. A killed

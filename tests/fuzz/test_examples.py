@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.core.ops import OPS
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.core.ops import OPS
+from convscope.settings import Settings
 
 _SPEC = create_app(Settings(device="cpu")).openapi()
 

@@ -15,8 +15,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from server.app import create_app
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.settings import Settings
 
 #: Operations left out of the fuzz run until what it found is fixed; remove an entry once its operation passes.
 EXCLUDED_OPERATIONS: list[str] = []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.schemas import ErrorResponse
+from convscope.schemas import ErrorResponse
 
 _JSON = "application/json"
 _I3 = [[[[1, 2, 0], [0, 1, 3], [2, 2, 1]]]]

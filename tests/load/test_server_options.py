@@ -1,4 +1,4 @@
-"""`python -m server` passes the deployer's settings to uvicorn, and uvicorn honours them."""
+"""`python -m convscope` passes the deployer's settings to uvicorn, and uvicorn honours them."""
 from __future__ import annotations
 
 import contextlib
@@ -8,15 +8,15 @@ import time
 import pytest
 import uvicorn
 
-from server.__main__ import BACKLOG, H11_MAX_HEADER_BYTES, uvicorn_options
-from server.settings import Settings
+from convscope.__main__ import BACKLOG, H11_MAX_HEADER_BYTES, uvicorn_options
+from convscope.settings import Settings
 from tests.live import live_server
 
 
 def test_settings_reach_uvicorn() -> None:
     settings = Settings(keep_alive_s=7, max_connections=300, graceful_shutdown_s=4, http="h11")
     options = uvicorn_options(settings)
-    config = uvicorn.Config("server.app:app", **options)  # uvicorn accepts every option under its own name
+    config = uvicorn.Config("convscope.app:app", **options)  # uvicorn accepts every option under its own name
     assert (config.timeout_keep_alive, config.limit_concurrency, config.timeout_graceful_shutdown) == (7, 300, 4)
     assert config.http == "h11" and config.backlog == BACKLOG and config.ws == "none"
     assert config.h11_max_incomplete_event_size == H11_MAX_HEADER_BYTES

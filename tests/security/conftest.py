@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.settings import Settings
 from tests.live import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
 
 @pytest.fixture(scope="session")
 def configured_server() -> Iterator[str]:
-    """`python -m server` on 127.0.0.1 with LIVE_ENV, as a deployer would start it."""
+    """`python -m convscope` on 127.0.0.1 with LIVE_ENV, as a deployer would start it."""
     with live_server(LIVE_ENV) as server:
         yield server.url
 
@@ -47,7 +47,7 @@ def html_routes() -> list[str]:
     from fastapi.responses import HTMLResponse
     from fastapi.routing import APIRoute
 
-    from server.app import _ROUTERS
+    from convscope.app import _ROUTERS
 
     return sorted(r.path for router in _ROUTERS for r in router.routes
                   if isinstance(r, APIRoute) and "GET" in r.methods and "{" not in r.path

@@ -76,7 +76,7 @@ def test_chunked_body_within_the_cap_is_served(small) -> None:
 
 
 def test_settings_cap_comes_from_the_environment() -> None:
-    from server.settings import Settings
+    from convscope.settings import Settings
 
     assert Settings.from_env({"CONVSCOPE_MAX_BODY_BYTES": "4096"}).max_body_bytes == 4096
 

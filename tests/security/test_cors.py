@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from server.settings import Settings
+from convscope.settings import Settings
 
 from .conftest import GRADER
 

@@ -59,7 +59,7 @@ def test_hadolint_finds_nothing() -> None:
 
 def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
     bad = tmp_path / "Dockerfile"
-    bad.write_text("FROM python\nRUN pip install torch\nCMD python -m server\n")
+    bad.write_text("FROM python\nRUN pip install torch\nCMD python -m convscope\n")
     proc = subprocess.run([hadolint(), "--no-color", "--failure-threshold", "warning", str(bad)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "DL3013" in proc.stdout, proc.stdout
@@ -120,7 +120,7 @@ def test_runs_as_a_non_root_user_with_a_health_check() -> None:
 
 def test_serves_on_all_interfaces_with_several_workers() -> None:
     cmd = instructions()[first("CMD")][1]
-    assert "python -m server --host 0.0.0.0 --port 8000 --workers" in cmd and "${WEB_CONCURRENCY}" in cmd
+    assert "python -m convscope --host 0.0.0.0 --port 8000 --workers" in cmd and "${WEB_CONCURRENCY}" in cmd
     env = " ".join(args for k, args in instructions() if k == "ENV")
     workers = re.search(r"WEB_CONCURRENCY=(\d+)", env)
     assert workers and int(workers.group(1)) >= 2

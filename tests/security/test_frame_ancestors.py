@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from server.settings import Settings
+from convscope.settings import Settings
 
 from tests.live import free_port, server_env
 
@@ -60,7 +60,7 @@ def test_injecting_value_is_refused_with_a_sentence(value: str, why: str) -> Non
 
 def test_server_refuses_to_start_with_an_injecting_value() -> None:
     env = server_env(CONVSCOPE_FRAME_ANCESTORS="'self'; script-src https://evil.example")
-    proc = subprocess.run([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(free_port())],
+    proc = subprocess.run([sys.executable, "-m", "convscope", "--host", "127.0.0.1", "--port", str(free_port())],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "CONVSCOPE_FRAME_ANCESTORS=" in proc.stderr and "start another" in proc.stderr, proc.stderr[-2000:]

@@ -5,8 +5,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.settings import Settings
+from convscope.app import create_app
+from convscope.settings import Settings
 
 from .conftest import COURSE, html_routes
 
