@@ -8,7 +8,9 @@ import { ImageSource } from "./source.js";
 import { Sweep } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { body: null, controller: null, blocks: [] };
+const state = { body: null, controller: null, blocks: [], ready: false, timer: 0, runs: 0 };
+const WANTED_SAMPLE = new URLSearchParams(window.location.search).get("sample");
+const DEBOUNCE_MS = 250;
 
 function showError(message) {
   $("lab-error").textContent = message || "";
@@ -21,14 +23,14 @@ function status(text) {
 
 const board = new MapBoard($("lab-maps"), {
   onHover: (text) => { $("lab-hover").textContent = text; },
-  onUnit: (unit) => probe(unit),
+  onUnit: (unit, canvas) => probe(unit, canvas),
 });
 const source = new ImageSource({
-  onChange: () => { $("lab-image-info").textContent = source.describe(workSide()); saveUrl(); },
+  onChange: () => { $("lab-image-info").textContent = source.describe(workSide()); edited(); },
   onError: showError,
   onStatus: status,
 });
-const editor = new LayerEditor({ list: $("lab-layers"), json: $("lab-json"), onChange: () => saveUrl() });
+const editor = new LayerEditor({ list: $("lab-layers"), json: $("lab-json"), onChange: () => edited() });
 const sweep = new Sweep({
   select: $("lab-sweep-layer"), unitSelect: $("lab-sweep-unit"), zoomSelect: $("lab-sweep-zoom"), player: document.getElementById("player"),
   input: $("lab-sweep-in"), output: $("lab-sweep-out"), inputCap: $("lab-sweep-in-cap"),
@@ -37,6 +39,27 @@ const sweep = new Sweep({
 
 function workSide() {
   return Number($("lab-side").value);
+}
+
+/** Every edit: the URL follows, the preset menu names what the layers are, the maps are marked stale and re-run. */
+function edited() {
+  if (!state.ready) return;
+  saveUrl();
+  showPreset();
+  scheduleRun();
+}
+
+function scheduleRun() {
+  document.body.dataset.stale = "true";
+  status("Changed; running again…");
+  clearTimeout(state.timer);
+  state.timer = setTimeout(run, DEBOUNCE_MS);
+}
+
+function showPreset() {
+  const now = JSON.stringify(editor.layers);
+  const name = Object.keys(PRESETS).find((k) => JSON.stringify(PRESETS[k]) === now);
+  $("lab-preset").value = name || "";
 }
 
 function saveUrl() {
@@ -52,6 +75,7 @@ function title(entry, header) {
 }
 
 async function run() {
+  clearTimeout(state.timer);
   showError("");
   if (!source.ref) { showError("Choose a sample or upload an image first."); return; }
   if (state.controller) state.controller.abort();
@@ -65,6 +89,7 @@ async function run() {
   $("lab-cancel").hidden = false;
   $("lab-probe").hidden = true;
   document.body.dataset.ran = "false";
+  state.runs += 1;
   status("Running…");
   const started = performance.now();
   let received = 0;
@@ -94,7 +119,10 @@ async function run() {
     const firsts = state.blocks.map((_, e) => board.figures.find((f) => f.entry === e).image);
     sweep.setBlocks(state.blocks, firsts);
     document.body.dataset.ran = "true";
+    document.body.dataset.stale = "false";
+    document.body.dataset.runs = String(state.runs);
   } catch (err) {
+    if (state.controller !== controller) return;  // superseded by a newer run: that one speaks now
     if (err.name === "AbortError") status(`Cancelled after ${received} of ${layers.length + 1} map stacks; the server stopped too.`);
     else { status(""); showError(err.message); }
   } finally {
@@ -104,15 +132,32 @@ async function run() {
   }
 }
 
-async function probe(unit) {
+async function probe(unit, canvas) {
   if (!state.body) return;
   try {
     await patiently(() => probeUnit({ body: state.body, unit, board, panel: $("lab-probe"), text: $("lab-probe-text"),
-      plot: $("lab-hypercolumn"), showHeat: $("lab-show-erf").checked }),
+      plot: $("lab-hypercolumn"), zoom: $("lab-probe-zoom"), showHeat: $("lab-show-erf").checked,
+      place: () => placeBeside($("lab-probe"), canvas) }),
     { onWait: (s) => status(`The server is busy; asking again in ${Math.ceil(s)} s…`) });
   } catch (err) {
     showError(err.message);
   }
+}
+
+/** Put the floating probe panel beside the map that was probed, inside the viewport. */
+function placeBeside(panel, canvas) {
+  panel.hidden = false;
+  const r = canvas.getBoundingClientRect();
+  const p = panel.getBoundingClientRect();
+  const gap = 12;
+  const vw = document.documentElement.clientWidth;
+  const vh = document.documentElement.clientHeight;
+  let left = r.right + gap;
+  if (left + p.width > vw) left = r.left - gap - p.width;
+  left = Math.max(4, Math.min(left, vw - p.width - 4));
+  const top = Math.max(4, Math.min(r.top, vh - p.height - 4));
+  panel.style.left = `${left}px`;
+  panel.style.top = `${top}px`;
 }
 
 function restoreUrl() {
@@ -128,14 +173,16 @@ async function init() {
   const fromUrl = restoreUrl();
   const { kernels } = await get("/kernels");
   editor.setKernels(kernels);
+  $("lab-preset").append(new Option("custom", ""));
+  $("lab-preset").options[0].disabled = true;
   for (const name of Object.keys(PRESETS)) $("lab-preset").append(new Option(name, name));
   for (const op of OPS) $("lab-add").append(new Option(op, op));
-  $("lab-preset").addEventListener("change", () => editor.set(PRESETS[$("lab-preset").value]));
+  $("lab-preset").addEventListener("change", () => { if (PRESETS[$("lab-preset").value]) editor.set(PRESETS[$("lab-preset").value]); });
   $("lab-add").addEventListener("change", () => { if ($("lab-add").value) editor.add($("lab-add").value); $("lab-add").value = ""; });
   $("lab-json-apply").addEventListener("click", () => {
     try { editor.applyJson(); showError(""); } catch (err) { showError(`The layers are not valid JSON: ${err.message}`); }
   });
-  editor.set(fromUrl || PRESETS[$("lab-preset").value]);
+  editor.set(fromUrl || PRESETS[Object.keys(PRESETS)[0]]);
 
   const { samples } = await get("/samples");
   const pick = $("lab-sample");
@@ -143,13 +190,16 @@ async function init() {
   pick.options[0].disabled = true;
   for (const s of samples) pick.append(new Option(`${s.title} (${s.width}×${s.height})`, s.id));
   pick.addEventListener("change", () => source.chooseSample(pick.value).catch((e) => showError(e.message)));
-  const wanted = new URLSearchParams(window.location.search).get("sample");
-  const first = samples.find((s) => s.id === wanted) || samples.find((s) => s.id === "camera") || samples[0];
+  const first = samples.find((s) => s.id === WANTED_SAMPLE) || samples.find((s) => s.id === "camera") || samples[0];
   if (first) { pick.value = first.id; await source.chooseSample(first.id); }
   source.wire({ fileInput: $("lab-file"), drop: $("lab-drop"), camera: $("lab-camera"), video: $("lab-video"),
     box: $("lab-webcam"), snap: $("lab-snap"), close: $("lab-camera-close") });
   source.onChange = ((inner) => (s) => { inner(s); pick.value = s.ref.sample || ""; })(source.onChange);
-  $("lab-side").addEventListener("change", () => { $("lab-image-info").textContent = source.describe(workSide()); saveUrl(); });
+  $("lab-side").addEventListener("change", () => { $("lab-image-info").textContent = source.describe(workSide()); edited(); });
+  $("lab-max-side").addEventListener("change", edited);
+  $("lab-exact").addEventListener("change", () => { if (state.ready) scheduleRun(); });
+  $("lab-probe-close").addEventListener("click", () => { $("lab-probe").hidden = true; });
+  bindPresenter();
   $("lab-run").addEventListener("click", run);
   $("lab-cancel").addEventListener("click", () => state.controller && state.controller.abort());
   $("lab-reset-view").addEventListener("click", () => board.resetView());
@@ -157,7 +207,26 @@ async function init() {
     const m = board.overlay.heatMap;
     board.setOverlay({ heat: $("lab-show-erf").checked && m ? heatBitmap(m) : null });
   });
+  state.ready = true;
+  saveUrl();
+  showPreset();
   document.body.dataset.ready = "true";
+  run();
+}
+
+/** Presenter mode: large type, one screen; the p key or the button toggles it. */
+function bindPresenter() {
+  const button = $("presenter");
+  const toggle = () => {
+    const on = document.body.classList.toggle("presenter");
+    button.setAttribute("aria-pressed", String(on));
+  };
+  button.addEventListener("click", toggle);
+  document.addEventListener("keydown", (e) => {
+    const tag = e.target.tagName;
+    if (e.ctrlKey || e.metaKey || e.altKey || ["INPUT", "SELECT", "TEXTAREA"].includes(tag)) return;
+    if (e.key === "p" || e.key === "P") toggle();
+  });
 }
 
 init().catch((err) => showError(err.message));

@@ -59,6 +59,7 @@ export class MapBoard {
     this.blocks = [];
     this.figures = [];
     this.overlay = { box: null, heat: null, heatMap: null, unit: null };
+    this.cursor = null;
     this.size = [1, 1];
     this.view = { x0: 0, y0: 0, w: 1, h: 1 };
     this._queued = false;
@@ -69,6 +70,7 @@ export class MapBoard {
     this.blocks = [];
     this.figures = [];
     this.overlay = { box: null, heat: null, heatMap: null, unit: null };
+    this.cursor = null;
     this.root.replaceChildren();
     this.resetView();
   }
@@ -108,7 +110,7 @@ export class MapBoard {
     const canvas = document.createElement("canvas");
     const big = block.maps.length <= 4;
     const [h, w] = this.size;
-    const cssW = big ? 360 : 176;
+    const cssW = big ? 240 : 112;
     const cssH = Math.max(8, Math.round((cssW * h) / w));
     const dpr = window.devicePixelRatio || 1;
     canvas.width = Math.round(cssW * dpr);
@@ -146,44 +148,85 @@ export class MapBoard {
     return { y: uy, x: ux, dy: Math.floor(uy / m.factor), dx: Math.floor(ux / m.factor) };
   }
 
+  /** Say what a unit holds (hover and the keyboard cursor both come here). */
+  describe(item, u) {
+    if (!u) { this.onHover(`${item.name}: outside the map here`); return; }
+    const m = item.block.maps[item.channel];
+    const q = m.bytes[u.dy * m.width + u.dx];
+    const step = (m.max - m.min) / 255;
+    const where = m.factor > 1 ? `units (${u.dy * m.factor}…, ${u.dx * m.factor}…), mean of ${m.factor}×${m.factor}` : `unit (${u.y}, ${u.x})`;
+    const value = m.values ? `= ${m.values[u.dy * m.width + u.dx].toPrecision(7)}`
+      : `≈ ${formatNumber(valueAt(m, q))} (± ${formatNumber(step / 2)}; click for the exact value)`;
+    this.onHover(`${item.name} ch ${item.channel} ${where}: ${value}`);
+  }
+
+  /** The one mapping from a pointer event to a unit, used by hover and click alike. */
+  pointerUnit(item, event) {
+    return this.unitAt(item, this.inputAt(event, item.canvas));
+  }
+
   listen(item) {
     const { canvas } = item;
     let drag = null;
-    canvas.addEventListener("mousemove", (event) => {
+    canvas.tabIndex = 0;
+    canvas.addEventListener("pointermove", (event) => {
       if (drag) {
         const r = canvas.getBoundingClientRect();
         this.view.x0 = drag.x0 - ((event.clientX - drag.cx) / r.width) * this.view.w;
         this.view.y0 = drag.y0 - ((event.clientY - drag.cy) / r.height) * this.view.h;
-        drag.moved = true;
+        drag.moved = drag.moved || Math.abs(event.clientX - drag.cx) + Math.abs(event.clientY - drag.cy) > 3;
         this.redraw();
         return;
       }
-      const u = this.unitAt(item, this.inputAt(event, canvas));
-      if (!u) { this.onHover(`${item.name}: outside the map here`); return; }
-      const m = item.block.maps[item.channel];
-      const q = m.bytes[u.dy * m.width + u.dx];
-      const step = (m.max - m.min) / 255;
-      const where = m.factor > 1 ? `units (${u.dy * m.factor}…, ${u.dx * m.factor}…), mean of ${m.factor}×${m.factor}` : `unit (${u.y}, ${u.x})`;
-      const value = m.values ? `= ${m.values[u.dy * m.width + u.dx].toPrecision(7)}`
-        : `≈ ${formatNumber(valueAt(m, q))} (± ${formatNumber(step / 2)}; click for the exact value)`;
-      this.onHover(`${item.name} ch ${item.channel} ${where}: ${value}`);
+      this.describe(item, this.pointerUnit(item, event));
     });
-    canvas.addEventListener("mousedown", (event) => {
+    canvas.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0) return;
+      canvas.setPointerCapture(event.pointerId);
       drag = { cx: event.clientX, cy: event.clientY, x0: this.view.x0, y0: this.view.y0, moved: false };
     });
-    window.addEventListener("mouseup", (event) => {
+    const end = (event) => {
       if (!drag) return;
       const wasClick = !drag.moved;
       drag = null;
-      if (!wasClick || event.target !== canvas) return;
-      const u = this.unitAt(item, this.inputAt(event, canvas));
-      if (u) this.onUnit({ layer: item.entry, channel: item.channel, y: u.y, x: u.x });
-    });
+      if (event.type !== "pointerup" || !wasClick) return;
+      const u = this.pointerUnit(item, event);
+      if (u) this.pick(item, u);
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    canvas.addEventListener("keydown", (event) => this.key(item, event));
     canvas.addEventListener("wheel", (event) => {
       event.preventDefault();
       const p = this.inputAt(event, canvas);
       this.zoom(event.deltaY < 0 ? 0.8 : 1.25, p);
     }, { passive: false });
+  }
+
+  pick(item, u) {
+    this.cursor = { item, y: u.y, x: u.x };
+    this.onUnit({ layer: item.entry, channel: item.channel, y: u.y, x: u.x }, item.canvas);
+  }
+
+  /** Keyboard: arrows move a unit cursor over the focused map (shift: 8 at a time), Enter probes it. */
+  key(item, event) {
+    const m = item.block.maps[item.channel];
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    let c = this.cursor && this.cursor.item === item ? this.cursor
+      : { item, y: Math.floor(m.full_height / 2), x: Math.floor(m.full_width / 2) };
+    if (moves[event.key]) {
+      const k = event.shiftKey ? 8 : 1;
+      const [dy, dx] = moves[event.key];
+      c = { item, y: Math.min(m.full_height - 1, Math.max(0, c.y + dy * k)), x: Math.min(m.full_width - 1, Math.max(0, c.x + dx * k)) };
+    } else if (event.key !== "Enter" && event.key !== " ") return;
+    event.preventDefault();
+    event.stopPropagation();
+    const u = { y: c.y, x: c.x, dy: Math.floor(c.y / m.factor), dx: Math.floor(c.x / m.factor) };
+    this.cursor = c;
+    item.canvas.dataset.cursor = `${c.y},${c.x}`;
+    if (event.key === "Enter" || event.key === " ") { this.pick(item, u); return; }
+    this.describe(item, u);
+    this.setOverlay({ cursor: { layer: item.entry, y: c.y, x: c.x } });
   }
 
   zoom(k, p) {
@@ -233,21 +276,36 @@ export class MapBoard {
       place(ctx, o.heat, this.blocks[0].field, o.heatMap);
       ctx.globalAlpha = 1;
     }
-    ctx.lineWidth = 2 / s;
-    if (o.box) {
-      ctx.strokeStyle = "#e4572e";
-      ctx.strokeRect(o.box.x0, o.box.y0, o.box.x1 - o.box.x0, o.box.y1 - o.box.y0);
-    }
-    if (o.unit && o.unit.layer === item.entry) {
-      const u = o.unit;
-      ctx.strokeStyle = "#0072b2";
-      ctx.strokeRect(f.start[1] + (u.x - 0.5) * f.j[1], f.start[0] + (u.y - 0.5) * f.j[0], f.j[1], f.j[0]);
+    if (o.box) outlined(ctx, s, o.box, "#e4572e");
+    for (const [u, colour] of [[o.unit, "#0072b2"], [o.cursor, "#009e73"]]) {
+      if (!u || u.layer !== item.entry) continue;
+      const x0 = f.start[1] + (u.x - 0.5) * f.j[1];
+      const y0 = f.start[0] + (u.y - 0.5) * f.j[0];
+      outlined(ctx, s, { x0, y0, x1: x0 + f.j[1], y1: y0 + f.j[0] }, colour);
     }
   }
 }
 
+const MIN_BOX = 8; // device pixels: a box never drawn smaller than this, so a 1-pixel field still shows
+
+/** A box (in input pixels) with a white halo under a 2-pixel coloured stroke, at least MIN_BOX across on screen. */
+function outlined(ctx, s, b, colour) {
+  const grow = (a0, a1) => {
+    const need = Math.max(0, MIN_BOX / s - (a1 - a0)) / 2;
+    return [a0 - need, a1 + need];
+  };
+  const [x0, x1] = grow(b.x0, b.x1);
+  const [y0, y1] = grow(b.y0, b.y1);
+  ctx.lineWidth = 5 / s;
+  ctx.strokeStyle = "#fff";
+  ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+  ctx.lineWidth = 2.5 / s;
+  ctx.strokeStyle = colour;
+  ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+}
+
 /** Draw a map's display image at its place over the input. */
-function place(ctx, image, field, m) {
+export function place(ctx, image, field, m) {
   const left = field.start[1] - field.j[1] / 2;
   const top = field.start[0] - field.j[0] / 2;
   ctx.drawImage(image, left, top, m.width * m.factor * field.j[1], m.height * m.factor * field.j[0]);

@@ -1,8 +1,8 @@
 // A clicked unit: POST /api/v1/pipeline/probe gives its exact value, its theoretical field (drawn on every map),
 // its effective field by autograd (drawn on the image) and the hypercolumn at its pixel (plotted).
 import { post } from "../api.js";
-import { bars, formatNumber, whenPlotlyReady } from "../plot.js";
-import { heatBitmap } from "./maps.js";
+import { bars, formatNumber } from "../plot.js";
+import { heatBitmap, place } from "./maps.js";
 
 function base64Bytes(text) {
   const bin = atob(text);
@@ -15,11 +15,54 @@ function box(b) {
   return `rows ${formatNumber(b.y0)} … ${formatNumber(b.y1)}, columns ${formatNumber(b.x0)} … ${formatNumber(b.x1)}`;
 }
 
-export async function probeUnit({ body, unit, board, panel, text, plot, showHeat }) {
+let plotlyLoading = null;
+
+/** Plotly.js only when the hypercolumn chart is first shown: its hashed same-origin URL is in a meta tag. */
+export function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = document.querySelector('meta[name="plotly-src"]').content;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => { plotlyLoading = null; reject(new Error("Plotly.js could not be loaded.")); };
+      document.head.append(script);
+    });
+  }
+  return plotlyLoading;
+}
+
+/** The effective field's bounding box, cut from the input image and magnified, with the heat over it. */
+function drawZoom(canvas, board, eff, heat, heatMap) {
+  const b = eff.bbox;
+  canvas.hidden = !b;
+  if (!b) return;
+  const input = board.figures.find((f) => f.entry === 0);
+  const pad = Math.max(2, 0.15 * Math.max(b.x1 - b.x0, b.y1 - b.y0));
+  const x0 = Math.max(0, b.x0 - pad);
+  const y0 = Math.max(0, b.y0 - pad);
+  const side = Math.max(b.x1 - b.x0, b.y1 - b.y0) + 2 * pad;
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = canvas.height = Math.round(160 * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  const s = canvas.width / side;
+  ctx.setTransform(s, 0, 0, s, -x0 * s, -y0 * s);
+  ctx.fillStyle = "#eef0f3";
+  ctx.fillRect(x0, y0, side, side);
+  place(ctx, input.image, input.block.field, input.block.maps[0]);
+  if (heat) { ctx.globalAlpha = 0.75; place(ctx, heat, input.block.field, heatMap); ctx.globalAlpha = 1; }
+  ctx.lineWidth = 2 / s;
+  ctx.strokeStyle = "#e4572e";
+  ctx.strokeRect(b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
+}
+
+export async function probeUnit({ body, unit, board, panel, text, plot, zoom, showHeat, place }) {
   const result = await post("/pipeline/probe", { ...body, unit, hypercolumn: "nearest" });
   const eff = result.effective;
   const heatMap = { ...eff.map, bytes: base64Bytes(eff.map.data) };
-  board.setOverlay({ box: result.region, unit, heatMap, heat: showHeat ? heatBitmap(heatMap) : null });
+  const heat = heatBitmap(heatMap);
+  board.setOverlay({ box: result.region, unit, heatMap, heat: showHeat ? heat : null });
   const u = result.unit;
   const where = u.layer === 0 ? "the image" : `layer ${u.layer - 1} (${u.name})`;
   const lines = [
@@ -35,7 +78,8 @@ export async function probeUnit({ body, unit, board, panel, text, plot, showHeat
   const hc = result.hypercolumn;
   lines.push(`Hypercolumn at input pixel (${hc.pixel[0]}, ${hc.pixel[1]}): ${hc.length} features from ${hc.layers.length} maps, each map resized to the image (nearest) and read there.`);
   text.replaceChildren(...lines.map((l) => Object.assign(document.createElement("p"), { textContent: l })));
-  panel.hidden = false;
+  drawZoom(zoom, board, eff, heat, heatMap);
+  place();
   const values = [];
   const groups = [];
   const labels = [];
@@ -46,7 +90,7 @@ export async function probeUnit({ body, unit, board, panel, text, plot, showHeat
       labels.push(`${layer.name} ch ${c}`);
     });
   }
-  await whenPlotlyReady();
+  await loadPlotly();
   await bars(plot, { values, groups, labels, title: "hypercolumn: every layer's features at this pixel" });
   document.body.dataset.probed = "true";
   return result;
