@@ -74,8 +74,9 @@ function title(entry, header) {
   return entry === 0 ? "input" : `layer ${header.index}: ${header.op}`;
 }
 
-async function run() {
+async function run({ live = false } = {}) {
   clearTimeout(state.timer);
+  if (!live) stopLive();
   showError("");
   if (!source.ref) { showError("Choose a sample or upload an image first."); return; }
   if (state.controller) state.controller.abort();
@@ -87,7 +88,7 @@ async function run() {
   progress.value = 0;
   progress.hidden = false;
   $("lab-cancel").hidden = false;
-  $("lab-probe").hidden = true;
+  if (!live) $("lab-probe").hidden = true;
   document.body.dataset.ran = "false";
   state.runs += 1;
   status("Running…");
@@ -200,6 +201,8 @@ async function init() {
   $("lab-exact").addEventListener("change", () => { if (state.ready) scheduleRun(); });
   $("lab-probe-close").addEventListener("click", () => { $("lab-probe").hidden = true; });
   bindPresenter();
+  $("lab-live").addEventListener("click", () => (state.live ? stopLive() : startLive()));
+  $("lab-camera-close").addEventListener("click", stopLive);
   $("lab-run").addEventListener("click", run);
   $("lab-cancel").addEventListener("click", () => state.controller && state.controller.abort());
   $("lab-reset-view").addEventListener("click", () => board.resetView());
@@ -212,6 +215,32 @@ async function init() {
   showPreset();
   document.body.dataset.ready = "true";
   run();
+}
+
+/** Live camera: one frame in flight at a time; when it returns, the newest frame goes (frames between are dropped). */
+async function startLive() {
+  const video = $("lab-video");
+  state.live = { updates: 0, since: performance.now() };
+  $("lab-live").setAttribute("aria-pressed", "true");
+  const live = state.live;
+  while (state.live === live) {
+    try {
+      await source.frame(video, workSide());
+      if (state.live !== live) break;
+      await run({ live: true });
+    } catch (err) { showError(err.message); break; }
+    live.updates += 1;
+    const rate = (live.updates * 1000) / (performance.now() - live.since);
+    document.body.dataset.liveUpdates = String(live.updates);
+    document.body.dataset.liveRate = rate.toFixed(2);
+    status(`live: ${rate.toFixed(1)} updates/s (${live.updates} frames; one in flight, the rest dropped)`);
+  }
+}
+
+function stopLive() {
+  if (!state.live) return;
+  state.live = null;
+  $("lab-live").setAttribute("aria-pressed", "false");
 }
 
 /** Presenter mode: large type, one screen; the p key or the button toggles it. */

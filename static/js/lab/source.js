@@ -23,9 +23,9 @@ export class ImageSource {
     this.onChange(this);
   }
 
-  async upload(file) {
+  async upload(file, { quiet = false } = {}) {
     if (!file) return;
-    this.onStatus("Uploading…");
+    if (!quiet) this.onStatus("Uploading…");
     const form = new FormData();
     form.append("file", file, file.name || "pasted.png");
     const response = await fetch("/api/v1/images", { method: "POST", body: form });
@@ -36,6 +36,7 @@ export class ImageSource {
     this.info = data;
     this.file = file;
     this.label = `upload ${file.name || "(pasted)"}`.trim();
+    if (quiet) return;
     this.onStatus("");
     this.onChange(this);
   }
@@ -77,6 +78,17 @@ export class ImageSource {
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
     const stamp = new Date().toTimeString().slice(0, 8).replace(/:/g, "");
     await this.upload(new File([blob], `camera-${stamp}.png`, { type: "image/png" }));
+  }
+
+  /** One live frame: the camera's picture, shrunk to the working side here, uploaded without announcing it. */
+  async frame(video, side) {
+    const k = Math.min(1, side / Math.max(video.videoWidth, video.videoHeight));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(video.videoWidth * k));
+    canvas.height = Math.max(1, Math.round(video.videoHeight * k));
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
+    await this.upload(new File([blob], "live.jpg", { type: "image/jpeg" }), { quiet: true });
   }
 
   describe(workSide) {
