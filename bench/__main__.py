@@ -1,4 +1,4 @@
-"""Every benchmark, one table of ratios: python -m bench [--quick] [ops] [pipeline] [frames] [load]
+"""Every benchmark, one table of ratios: python -m bench [--quick] [ops] [pipeline] [frames] [lab] [load]
 
 Runs the ops overhead (bench/ops_overhead.py), the image pipeline (bench/image_pipeline.py), the
 animation frame time in headless Chromium (bench/frame_time.py) and the lecture load test
@@ -42,6 +42,12 @@ def _frames(quick: bool) -> list[Row]:
     return frame_time.run(quick)
 
 
+def _lab(quick: bool) -> list[Row]:
+    from . import lab
+
+    return lab.run(quick)
+
+
 def _load(quick: bool) -> list[Row]:
     from . import load
 
@@ -49,7 +55,7 @@ def _load(quick: bool) -> list[Row]:
 
 
 BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {"ops": _ops, "pipeline": _pipeline, "frames": _frames,
-                                                      "load": _load}
+                                                      "lab": _lab, "load": _load}
 
 
 def table(rows: list[Row], header: str) -> str:

@@ -95,8 +95,9 @@ export class MapBoard {
     row.append(h);
     if (block.stats) row.append(statsLine(block.stats));
     const grid = document.createElement("div");
-    grid.className = block.maps.length <= 4 ? "lab-grid big" : "lab-grid";
-    if (entry === 0 && block.maps.length === 3) grid.append(this.figure(block, entry, -1, rgbBitmap(block.maps), "RGB"));
+    const rgb = entry === 0 && block.maps.length === 3;
+    grid.className = block.maps.length <= 4 && !rgb ? "lab-grid big" : "lab-grid";
+    if (rgb) grid.append(this.figure(block, entry, -1, rgbBitmap(block.maps), "RGB"));
     block.maps.forEach((m, ch) => grid.append(this.figure(block, entry, ch, grayBitmap(m),
       `ch ${ch} [${formatNumber(m.min)}, ${formatNumber(m.max)}]`)));
     row.append(grid);
@@ -106,11 +107,11 @@ export class MapBoard {
 
   figure(block, entry, channel, image, caption) {
     const fig = document.createElement("figure");
-    fig.className = "lab-map";
+    fig.className = channel < 0 ? "lab-map rgb" : "lab-map";
     const canvas = document.createElement("canvas");
-    const big = block.maps.length <= 4;
+    const big = block.maps.length <= 4 && !(entry === 0 && block.maps.length === 3 && channel >= 0);
     const [h, w] = this.size;
-    const cssW = big ? 240 : 112;
+    const cssW = big || channel < 0 ? 240 : 112;
     const cssH = Math.max(8, Math.round((cssW * h) / w));
     const dpr = window.devicePixelRatio || 1;
     canvas.width = Math.round(cssW * dpr);
