@@ -249,6 +249,7 @@ function bindPresenter() {
   const toggle = () => {
     const on = document.body.classList.toggle("presenter");
     button.setAttribute("aria-pressed", String(on));
+    if (state.body && !state.live) run();  // the maps are drawn again at presenter size
   };
   button.addEventListener("click", toggle);
   document.addEventListener("keydown", (e) => {

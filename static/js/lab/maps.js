@@ -111,7 +111,8 @@ export class MapBoard {
     const canvas = document.createElement("canvas");
     const big = block.maps.length <= 4 && !(entry === 0 && block.maps.length === 3 && channel >= 0);
     const [h, w] = this.size;
-    const cssW = big || channel < 0 ? 240 : 112;
+    const scale = document.body.classList.contains("presenter") ? Math.min(1.6, Math.max(1, window.innerWidth / 1280)) : 1;
+    const cssW = Math.round((big || channel < 0 ? 240 : 112) * scale);
     const cssH = Math.max(8, Math.round((cssW * h) / w));
     const dpr = window.devicePixelRatio || 1;
     canvas.width = Math.round(cssW * dpr);
