@@ -23,7 +23,24 @@ def test_a_sample_link_keeps_its_sample_and_draws_without_a_click(page, live_ser
     assert "sample=chelsea" in page.evaluate("location.search")
     assert page.locator("#lab-maps canvas").count() > 4
     assert page.input_value("#lab-preset") == "edges: Sobel x, relu, max pool 2"
+    assert page.evaluate("typeof window.Plotly") == "undefined"  # fetched only for the first hypercolumn
     assert page.problems == [] and page.outside == []
+
+
+def test_every_lab_control_is_named_by_its_visible_label(page, live_server):
+    page.goto(live_server + "/lab?sample=chelsea")
+    _ran(page)
+    for role, name in [("combobox", "sample"), ("combobox", "work at"), ("combobox", "preset"), ("combobox", "add"),
+                       ("combobox", "map size"), ("combobox", "layer"), ("combobox", "step by"), ("combobox", "zoom"),
+                       ("checkbox", "effective field overlay"), ("checkbox", "exact values on hover"),
+                       ("button", "Run"), ("button", "presenter")]:
+        assert page.get_by_role(role, name=name).count() >= 1, (role, name)
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('.lab-app label')]
+        .flatMap((l) => [...l.querySelectorAll('input, select')])
+        .filter((c) => c.getAttribute('aria-label') && !c.getAttribute('aria-label')
+            .includes(c.closest('label').firstChild.textContent.trim()))
+        .map((c) => c.outerHTML.slice(0, 80))""")
+    assert unnamed == [], unnamed
 
 
 def test_an_edit_re_runs_and_replaces_the_maps(page, live_server):

@@ -195,7 +195,7 @@ export class LayerEditor {
     }
     if (name === "custom") card.append(this.customGrid(layer, i));
     const bank = layer.out_channels !== undefined;
-    const mode = el("select", { "aria-label": `layer ${i} mode` }, new Option("per channel (depthwise)", "per_channel"),
+    const mode = el("select", { "aria-label": `layer ${i} applied` }, new Option("per channel (depthwise)", "per_channel"),
       new Option("shared (one map)", "shared"), new Option("bank of filters", "bank"));
     mode.value = bank ? "bank" : layer.mode || "per_channel";
     mode.addEventListener("change", () => {

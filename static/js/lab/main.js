@@ -224,6 +224,7 @@ async function startLive() {
   $("lab-live").setAttribute("aria-pressed", "true");
   const live = state.live;
   while (state.live === live) {
+    if (!video.videoWidth) { await new Promise((resolve) => setTimeout(resolve, 30)); continue; }  // not playing yet
     try {
       await source.frame(video, workSide());
       if (state.live !== live) break;
