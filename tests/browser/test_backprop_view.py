@@ -1,0 +1,44 @@
+"""/backprop in real Chromium: it loads cleanly, draws, and its copy-as-PyTorch code runs and gives the
+gradients the page shows (the server's backward trace, as the JSON export holds it)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .helpers import download_json, open_view
+
+pytestmark = pytest.mark.browser
+CASES = [pytest.param("conv2d", "h=4&w=5&kernel_size=3&stride=2&padding=1&dilation=1", id="conv"),
+         pytest.param("max_pool2d", "h=6&w=6&kernel_size=2&stride=2&padding=0", id="max"),
+         pytest.param("avg_pool2d", "h=5&w=5&kernel_size=3&stride=2&padding=1", id="avg")]
+
+
+def _dense(cells: list[dict]) -> np.ndarray:
+    out = np.zeros([max(c["at"][a] for c in cells) + 1 for a in range(4)])
+    for c in cells:
+        out[tuple(c["at"])] = c["value"]
+    return out
+
+
+@pytest.mark.parametrize(("op", "query"), CASES)
+def test_backprop_loads_draws_and_its_pytorch_code_matches(page, live_server, artifacts, op, query):
+    open_view(page, f"{live_server}/backprop?op={op}&{query}")
+    assert page.get_attribute("body", "data-error") == ""
+    assert page.locator("#stage .grid canvas").count() >= 3
+    assert int(page.get_attribute("#player", "data-frames")) >= 1
+    assert " = " in page.inner_text("#sum")
+    page.screenshot(path=str(artifacts / f"view-backprop-{op}.png"), full_page=True)
+    trace = download_json(page)
+    code = page.text_content("#pytorch-code").replace("print(", "print(json.dumps(").replace(".grad)", ".grad.tolist()))")
+    run = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    printed = [json.loads(line) for line in run.stdout.strip().splitlines()]
+    np.testing.assert_allclose(printed[0], _dense(trace["grad_input"]), atol=1e-12)
+    if op == "conv2d":
+        np.testing.assert_allclose(printed[1], _dense(trace["grad_weight"]), atol=1e-12)
+        assert printed[2] == [c["value"] for c in trace["grad_bias"]]
+    assert page.problems == [] and page.outside == []
