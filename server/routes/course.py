@@ -1,0 +1,62 @@
+"""POST /api/v1/effective-field/...: the course's measurements that are not one op (core: erf_depth)."""
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.erf_depth import compare_stacks, erf_depth
+from ..responses import JSONResponse
+from .deps import ERRORS, gate_of, require_json
+
+router = APIRouter(prefix="/api/v1/effective-field", tags=["effective field"], dependencies=[Depends(require_json)])
+
+
+class DepthRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    depths: list[Annotated[int, Field(strict=True)]] = Field(
+        default_factory=lambda: [1, 2, 5, 10, 20, 40], max_length=64,
+        description="Numbers of stacked k×k layers (1 to 64 each).")
+    kernel_size: Annotated[int, Field(strict=True)] = 3
+    trials: Annotated[int, Field(strict=True)] = 8
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**31)] = 0
+
+
+class DepthResponse(BaseModel):
+    ok: bool
+    kernel_size: int
+    trials: int
+    seed: int
+    modes: list[str]
+    law: str
+    depths: list[dict[str, Any]] = Field(description="Per depth n: r, law_std = sqrt(n(k²−1)/12), and per mode "
+                                                     "(uniform, random, random_relu) the ERF's std and 95 % width.")
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channels: Annotated[int, Field(strict=True)] = 64
+    size: Annotated[int, Field(strict=True)] = 56
+
+
+class CompareResponse(BaseModel):
+    ok: bool
+    channels: int
+    size: int
+    pairs: list[dict[str, Any]] = Field(description="5×5 vs two 3×3, 7×7 vs three 3×3: r, params, MACs, ratios.")
+
+
+@router.post("/depth", responses=ERRORS, response_model=DepthResponse, summary="The effective field against depth",
+             description="n stacked k×k convolutions with uniform, random and random+ReLU weights (Luo et al. "
+                         "2016): the measured ERF's standard deviation and 95 % width beside r and sqrt(n(k²−1)/12).")
+async def depth(body: Annotated[DepthRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(erf_depth, body.depths, body.kernel_size, body.trials, body.seed)
+    return JSONResponse({"ok": True, **result})
+
+
+@router.post("/compare-stacks", responses=ERRORS, response_model=CompareResponse,
+             summary="One large kernel beside stacked 3×3 convolutions",
+             description="Same receptive field r; parameters and MACs of C→C layers with 'same' padding on a "
+                         "size×size map.")
+async def compare(body: Annotated[CompareRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(compare_stacks, body.channels, body.size)
+    return JSONResponse({"ok": True, **result})
