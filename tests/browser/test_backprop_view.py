@@ -42,3 +42,17 @@ def test_backprop_loads_draws_and_its_pytorch_code_matches(page, live_server, ar
         np.testing.assert_allclose(printed[1], _dense(trace["grad_weight"]), atol=1e-12)
         assert printed[2] == [c["value"] for c in trace["grad_bias"]]
     assert page.problems == [] and page.outside == []
+
+
+def test_erf_depth_panel_draws_the_servers_numbers(page, live_server, artifacts):
+    open_view(page, f"{live_server}/receptive-field")
+    page.wait_for_selector("#erf-depth[data-ready]", timeout=60_000)
+    assert page.locator("#erf-depth-plot svg polyline").count() == 5
+    rows = page.locator("#erf-depth-table tbody tr").all()
+    assert len(rows) == 10
+    for row in rows:  # the uniform stack's std equals the sqrt law (both from the server, shown side by side)
+        cells = row.locator("td").all_inner_texts()
+        assert cells[2] == cells[3]
+    assert page.locator("#erf-compare-table tbody tr").count() == 4
+    page.locator("#erf-depth").screenshot(path=str(artifacts / "panel-erf-depth.png"))
+    assert page.problems == [] and page.outside == []
