@@ -24,7 +24,7 @@ from .settings import Settings, get_settings, resolve_device
 log = logging.getLogger("convscope")
 
 _ROUTERS = [health.router, ops.router, pages.router, docs.router, images.router, lab.router, views.router,
-            arithmetic.router, exercises.router, course.router]
+            arithmetic.router, exercises.router, course.router, course.fcn_router]
 
 
 class _App(FastAPI):

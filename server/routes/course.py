@@ -1,10 +1,12 @@
-"""POST /api/v1/effective-field/...: the course's measurements that are not one op (core: erf_depth)."""
+"""The course's measurements that are not one op: /effective-field/... (core: erf_depth), /fully-convolutional
+(core: fcn)."""
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.erf_depth import compare_stacks, erf_depth
+from ..core.fcn import fully_convolutional
 from ..responses import JSONResponse
 from .deps import ERRORS, gate_of, require_json
 
@@ -59,4 +61,41 @@ async def depth(body: Annotated[DepthRequest, Body()], request: Request) -> JSON
                          "size×size map.")
 async def compare(body: Annotated[CompareRequest, Body()], request: Request) -> JSONResponse:
     result = await gate_of(request).run(compare_stacks, body.channels, body.size)
+    return JSONResponse({"ok": True, **result})
+
+
+fcn_router = APIRouter(prefix="/api/v1", tags=["fully convolutional"], dependencies=[Depends(require_json)])
+
+
+class FcnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: Annotated[int, Field(strict=True)] = 20
+    classes: Annotated[int, Field(strict=True)] = 4
+    seed: Annotated[int, Field(strict=True)] = 0
+
+
+class FcnResponse(BaseModel):
+    ok: bool
+    train_size: int
+    size: int
+    classes: int
+    stride: int
+    layers: list[str]
+    classifier_logits: list[float]
+    twin_on_train_size: list[float]
+    max_abs_difference: float
+    map: list[Any] = Field(description="The twin's output on the size×size image: classes × n × n.")
+    map_shape: list[int]
+    sliding: list[Any] = Field(description="The classifier on every training-size crop, stride apart.")
+    map_vs_sliding_max_abs_difference: float
+    cost: dict[str, Any] = Field(description="MACs (the formulas') and measured seconds of both ways.")
+
+
+@fcn_router.post("/fully-convolutional", responses=ERRORS, response_model=FcnResponse,
+                 summary="A classifier and its fully convolutional twin",
+                 description="The linear layer as a conv whose kernel is the last feature map's size, weights "
+                             "copied: equal logits on the training size; on a larger image a map of outputs equal "
+                             "to sliding the classifier over crops, at a fraction of the MACs.")
+async def fcn(body: Annotated[FcnRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(fully_convolutional, body.size, body.classes, body.seed)
     return JSONResponse({"ok": True, **result})
