@@ -30,6 +30,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "/matrices": ("matrices", "im2col and the Toeplitz matrix"),
     "/receptive-field": ("receptive", "Receptive field"),
     "/backprop": ("backprop", "Backpropagation"),
+    "/fully-convolutional": ("fcn", "Fully convolutional"),
 }
 
 

@@ -1,5 +1,5 @@
-"""/backprop in real Chromium: it loads cleanly, draws, and its copy-as-PyTorch code runs and gives the
-gradients the page shows (the server's backward trace, as the JSON export holds it)."""
+"""/backprop, the effective-field-against-depth panel and /fully-convolutional in real Chromium: each loads
+cleanly, draws the server's numbers, and its copy-as-PyTorch code runs and gives what the page shows."""
 from __future__ import annotations
 
 import json
@@ -55,4 +55,22 @@ def test_erf_depth_panel_draws_the_servers_numbers(page, live_server, artifacts)
         assert cells[2] == cells[3]
     assert page.locator("#erf-compare-table tbody tr").count() == 4
     page.locator("#erf-depth").screenshot(path=str(artifacts / "panel-erf-depth.png"))
+    assert page.problems == [] and page.outside == []
+
+
+def test_fcn_page_draws_and_its_pytorch_code_matches(page, live_server, artifacts):
+    open_view(page, f"{live_server}/fully-convolutional?size=16&seed=3")
+    assert page.get_attribute("body", "data-error") == ""
+    assert page.locator("#stage .grid canvas").count() >= 2
+    data = download_json(page)
+    code = page.text_content("#pytorch-code")
+    code = code.replace("print(classifier(small), twin(small).flatten(1))  # equal",
+                        "print(json.dumps(classifier(small)[0].tolist()))")
+    code = code.replace("print(twin(big))  # the map of outputs", "print(json.dumps(twin(big)[0].tolist()))")
+    run = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    logits, dense = (json.loads(line) for line in run.stdout.strip().splitlines())
+    np.testing.assert_allclose(logits, data["classifier_logits"], atol=1e-12)
+    np.testing.assert_allclose(dense, data["map"], atol=1e-12)
+    page.screenshot(path=str(artifacts / "view-fully-convolutional.png"), full_page=True)
     assert page.problems == [] and page.outside == []
