@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.erf_depth import compare_stacks, erf_depth
+from ..core.equivariance import measure
 from ..core.fcn import fully_convolutional
 from ..responses import JSONResponse
 from .deps import ERRORS, gate_of, require_json
@@ -98,4 +99,37 @@ class FcnResponse(BaseModel):
                              "to sliding the classifier over crops, at a fraction of the MACs.")
 async def fcn(body: Annotated[FcnRequest, Body()], request: Request) -> JSONResponse:
     result = await gate_of(request).run(fully_convolutional, body.size, body.classes, body.seed)
+    return JSONResponse({"ok": True, **result})
+
+
+class EquivarianceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sample: str = "camera"
+    size: Annotated[int, Field(strict=True)] = 64
+    dy: Annotated[int, Field(strict=True)] = 3
+    dx: Annotated[int, Field(strict=True)] = 5
+    stride: Annotated[int, Field(strict=True)] = 2
+
+
+class EquivarianceResponse(BaseModel):
+    ok: bool
+    sample: str
+    size: int
+    shift: list[int]
+    kernel: list[Any]
+    conv: dict[str, Any] = Field(description="interior_max_error (0: equivariant there), border_max_error, and "
+                                             "the difference map |conv(shift(x)) − shift(conv(x))|.")
+    stride: int
+    strided: list[dict[str, Any]] = Field(description="Shifts that are and are not multiples of the stride.")
+    max_pool: dict[str, Any]
+    rotation_90: dict[str, Any]
+    scale_0_5: dict[str, Any]
+
+
+@fcn_router.post("/equivariance", responses=ERRORS, response_model=EquivarianceResponse,
+                 summary="Translation equivariance, measured on a sample image",
+                 description="conv(shift(x)) against shift(conv(x)) in the interior and at the borders; stride; "
+                             "max pooling's partial invariance; rotation and scaling (not equivariant).")
+async def equivariance(body: Annotated[EquivarianceRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(measure, body.sample, body.size, body.dy, body.dx, body.stride)
     return JSONResponse({"ok": True, **result})
