@@ -31,6 +31,7 @@ VIEWS: dict[str, tuple[str, str]] = {
     "/receptive-field": ("receptive", "Receptive field"),
     "/backprop": ("backprop", "Backpropagation"),
     "/fully-convolutional": ("fcn", "Fully convolutional"),
+    "/equivariance": ("equivariance", "Equivariance"),
 }
 
 
