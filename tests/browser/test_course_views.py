@@ -74,3 +74,16 @@ def test_fcn_page_draws_and_its_pytorch_code_matches(page, live_server, artifact
     np.testing.assert_allclose(dense, data["map"], atol=1e-12)
     page.screenshot(path=str(artifacts / "view-fully-convolutional.png"), full_page=True)
     assert page.problems == [] and page.outside == []
+
+
+def test_equivariance_page_draws_and_its_pytorch_code_runs(page, live_server, artifacts):
+    open_view(page, f"{live_server}/equivariance?dy=2&dx=-3")
+    assert page.get_attribute("body", "data-error") == ""
+    assert page.locator("#g-diff canvas").count() >= 1
+    assert page.locator("#eq-table tbody tr").first.locator("td").nth(1).inner_text() == "0 (exact)"
+    run = subprocess.run([sys.executable, "-c", page.text_content("#pytorch-code")], capture_output=True, text=True,
+                         timeout=120, check=True)
+    interior, border = (float(line.split("(")[1].split(",")[0]) for line in run.stdout.strip().splitlines())
+    assert interior == 0.0 and border > 0.0
+    page.screenshot(path=str(artifacts / "view-equivariance.png"), full_page=True)
+    assert page.problems == [] and page.outside == []
