@@ -17,14 +17,14 @@ from .compute import ComputeGate
 from .errors import install_error_handlers
 from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
 from .core.images import ImageStore
-from .routes import arithmetic, docs, exercises, health, images, lab, ops, pages, views
+from .routes import arithmetic, course, docs, exercises, health, images, lab, ops, pages, views
 from .security import BodyLimit, outermost
 from .settings import Settings, get_settings, resolve_device
 
 log = logging.getLogger("convscope")
 
 _ROUTERS = [health.router, ops.router, pages.router, docs.router, images.router, lab.router, views.router,
-            arithmetic.router, exercises.router]
+            arithmetic.router, exercises.router, course.router, course.fcn_router]
 
 
 class _App(FastAPI):

@@ -63,8 +63,10 @@ class _OpBase(StrictModel):
     input: Tensor
     grad_output: Tensor = Field(None, description="Shaped like the output: asks for grad_input "
                                        "(and grad_weight, grad_bias where the op has them), by autograd.")
-    extras: documented({"type": "array", "items": {"type": "string", "enum": ["trace", "im2col", "toeplitz"]}}) = \
-        Field(default_factory=list, description="trace, im2col (conv), toeplitz (small inputs).")
+    extras: documented({"type": "array", "items": {"type": "string", "enum": ["trace", "im2col", "toeplitz",
+                                                                       "backward_trace"]}}) = \
+        Field(default_factory=list, description="trace, im2col (conv), toeplitz (small inputs), backward_trace "
+                                                "(conv and pooling, with grad_output).")
     dtype: _enum("float64", "float32") = "float64"
     device: _enum("cpu", "cuda") = "cpu"
 
@@ -146,3 +148,5 @@ class OpResponse(BaseModel):
     toeplitz: list[Any] | None = Field(None, description="C with output.flatten() = C @ input.flatten() (no bias).")
     trace: dict[str, Any] | None = Field(None, description="Per output cell: reads, taps, padding, inputs, "
                                          "weights, terms; what the animation draws.")
+    backward_trace: dict[str, Any] | None = Field(None, description="Per input cell, weight tap and bias: the "
+                                                  "value autograd gives and every term of its sum.")

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import exercise_kinds, exercise_values
+from . import exercise_backward, exercise_kinds, exercise_values
 from .exceptions import ConvscopeError, InvalidRequest
 from .exercise_kinds import Kind, Mistake, Problem
 from .tensors import parse_tensor
@@ -42,8 +42,9 @@ GRADING = {
     "objects": "answers with several fields score the mean of the fields' scores.",
 }
 _ORDER = ("conv_output_shape", "conv_output_values", "conv_transpose_output_shape", "conv_transpose_output_values",
-          "pool_output_values", "unpool_output_values", "receptive_field", "param_count", "conv_backward_values")
-_ALL = {**exercise_kinds.KINDS, **exercise_values.KINDS}
+          "pool_output_values", "unpool_output_values", "receptive_field", "param_count", "conv_backward_values",
+          "pool_backward_values", "conv_weight_grad_values")
+_ALL = {**exercise_kinds.KINDS, **exercise_values.KINDS, **exercise_backward.KINDS}
 KINDS: dict[str, Kind] = {name: _ALL[name] for name in _ORDER}
 
 

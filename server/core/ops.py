@@ -15,12 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import geometry, matrices, shapes
+from . import backward_trace, geometry, matrices, shapes
 from .exceptions import InvalidRequest, NotFound
 from .limits import DEFAULT_LIMITS, Limits, check_cap, numel
 from .tensors import parse_index_tensor, parse_tensor
 
-EXTRAS = ("trace", "im2col", "toeplitz")
+EXTRAS = ("trace", "im2col", "toeplitz", "backward_trace")
 _COMMON = {"input", "grad_output", "extras", "dtype", "device"}
 _CONV = {"weight", "bias", "stride", "padding", "dilation", "groups"}
 
@@ -102,7 +102,10 @@ def run_op(op: str, body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, de
                 f"grad_output must have the output's shape {list(plan.output_shape)}, got {list(grad_output.shape)}.",
                 ["grad_output"])
     for extra in extras:
-        matrices.check_extra(extra, op, opdef.family, plan.spec, x.shape, plan.output_shape, limits)
+        if extra == "backward_trace":
+            backward_trace.check(op, opdef.family, plan.spec, grad_output is not None, plan.output_shape, limits)
+        else:
+            matrices.check_extra(extra, op, opdef.family, plan.spec, x.shape, plan.output_shape, limits)
 
     tensors = _to_torch(plan.tensors, dtype, dev)
     tx = torch.as_tensor(x, dtype=dtype, device=dev)
@@ -130,7 +133,11 @@ def run_op(op: str, body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, de
     if dtype == torch.float32:
         _check_float32_finite(result)
     for extra in extras:
-        result[extra] = _run_extra(extra, op, opdef, plan, x, result, dtype)
+        if extra == "backward_trace":
+            result[extra] = backward_trace.backward_trace(op, opdef.family, plan.spec, x, plan.tensors, result,
+                                                          grad_output)
+        else:
+            result[extra] = _run_extra(extra, op, opdef, plan, x, result, dtype)
     return result
 
 

@@ -29,6 +29,9 @@ VIEWS: dict[str, tuple[str, str]] = {
     "/pool": ("pool", "Pooling, unpooling, upsampling"),
     "/matrices": ("matrices", "im2col and the Toeplitz matrix"),
     "/receptive-field": ("receptive", "Receptive field"),
+    "/backprop": ("backprop", "Backpropagation"),
+    "/fully-convolutional": ("fcn", "Fully convolutional"),
+    "/equivariance": ("equivariance", "Equivariance"),
 }
 
 

@@ -24,7 +24,8 @@ def test_home_page_draws_a_conv_through_the_api(page, live_server, artifacts):
 def test_home_page_introduces_every_view(page, live_server):
     page.goto(live_server + "/")
     page.wait_for_selector("body[data-ready='true']")
-    for href in ("/conv", "/transpose", "/pool", "/matrices", "/receptive-field", "/lab"):
+    for href in ("/conv", "/transpose", "/pool", "/matrices", "/receptive-field", "/backprop", "/fully-convolutional",
+                 "/equivariance", "/lab"):
         assert page.locator(f".view-cards a[href='{href}']").count() == 1
         assert page.locator(f"nav a[href='{href}']").count() == 1
 

@@ -124,6 +124,10 @@ def _mistake_seed(kind: str, difficulty: int, fragment: str) -> tuple[int, Any, 
     pytest.param("conv_transpose_output_values", 1, "flipped the kernel", id="transpose-kernel-flipped"),
     pytest.param("conv_backward_values", 1, "unrotated", id="grad-input-kernel-not-flipped"),
     pytest.param("conv_backward_values", 2, "rotated by 180°", id="grad-weight-flipped-by-mistake"),
+    pytest.param("pool_backward_values", 1, "every cell of the window", id="max-pool-grad-spread"),
+    pytest.param("conv_weight_grad_values", 1, "flipped the kernel", id="weight-grad-flipped"),
+    pytest.param("pool_backward_values", 3, "divisor is wrong", id="avg-pool-grad-divisor"),
+    pytest.param("pool_backward_values", 2, "did not divide", id="avg-pool-grad-undivided"),
     pytest.param("pool_output_values", 3, "count_include_pad", id="count-include-pad"),
     pytest.param("unpool_output_values", 1, "top-left", id="unpool-top-left"),
     pytest.param("receptive_field", 3, "left out the dilation", id="rf-dilation"),
@@ -187,6 +191,7 @@ def test_kinds_listing_covers_every_kind_and_the_rule():
     listed = exercises.kinds()
     assert [k["kind"] for k in listed] == KINDS == [
         "conv_output_shape", "conv_output_values", "conv_transpose_output_shape", "conv_transpose_output_values",
-        "pool_output_values", "unpool_output_values", "receptive_field", "param_count", "conv_backward_values"]
+        "pool_output_values", "unpool_output_values", "receptive_field", "param_count", "conv_backward_values",
+        "pool_backward_values", "conv_weight_grad_values"]  # API.md's nine first; the list only grows
     assert all(set(k["difficulties"]) == {"1", "2", "3"} and k["description"] for k in listed)
     assert "max(1e−8, |a_i| + |b_i|)" in exercises.GRADING["values"]

@@ -1,0 +1,88 @@
+"""Translation equivariance, measured: conv commutes with shifts away from the borders; stride keeps it only
+for shifts that are multiples of the stride; max pooling is partly invariant; rotation and scaling are not.
+
+shift(x, dy, dx) moves the image by (dy, dx) with zeros coming in (no wrap-around). For a k×k conv with
+zero padding p, conv(shift(x)) = shift(conv(x)) exactly on the interior: every output cell whose window
+(in both images) reads no cell that the shift brought in or pushed out and no padding. The
+border band, k//2 + |shift| wide, is where padding and the shift's incoming zeros break it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .exceptions import InvalidRequest
+from .samples import SAMPLE_IDS, load_sample
+
+KERNEL = torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]], dtype=torch.float64)  # Sobel
+
+
+def shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """x moved down by dy and right by dx (negative: up/left), zeros filling what comes in."""
+    out = torch.zeros_like(x)
+    h, w = x.shape[-2:]
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[..., yd, xd] = x[..., ys, xs]
+    return out
+
+
+def interior(h: int, w: int, k: int, dy: int, dx: int, stride: int = 1) -> tuple[slice, slice]:
+    """Output rows/cols (stride 1, 'same' padding) where conv(shift(x)) = shift(conv(x)) must hold."""
+    m = k // 2
+    return slice(m + abs(dy), h - m - abs(dy)), slice(m + abs(dx), w - m - abs(dx))
+
+
+def conv_shift_error(x: torch.Tensor, weight: torch.Tensor, dy: int, dx: int) -> dict[str, Any]:
+    k = weight.shape[-1]
+    a = F.conv2d(shift(x, dy, dx), weight, padding=k // 2)
+    b = shift(F.conv2d(x, weight, padding=k // 2), dy, dx)
+    diff = (a - b).abs()[0, 0]
+    ys, xs = interior(*x.shape[-2:], k, dy, dx)
+    inner = diff[ys, xs]
+    return {"interior_max_error": float(inner.max()) if inner.numel() else 0.0,
+            "border_max_error": float(diff.max()), "difference": diff}
+
+
+def measure(sample: str = "camera", size: int = 64, dy: int = 3, dx: int = 5, stride: int = 2) -> dict[str, Any]:
+    if sample not in SAMPLE_IDS:
+        raise InvalidRequest(f"There is no sample {sample!r}; the samples are: {', '.join(SAMPLE_IDS)}.", ["sample"])
+    if not 16 <= size <= 256:
+        raise InvalidRequest(f"size must be from 16 to 256, got {size}.", ["size"])
+    if not (abs(dy) <= size // 4 and abs(dx) <= size // 4):
+        raise InvalidRequest(f"|dy| and |dx| must be at most size/4 = {size // 4}, got ({dy}, {dx}).", ["dy"])
+    if not 1 <= stride <= 4:
+        raise InvalidRequest(f"stride must be from 1 to 4, got {stride}.", ["stride"])
+    img = load_sample(sample, size=size).pixels
+    x = torch.as_tensor(np.asarray(img, dtype=np.float64)).mean(0)[None, None]
+    w = KERNEL[None, None]
+    conv = conv_shift_error(x, w, dy, dx)
+    strided = []
+    for s_dy, s_dx in ((stride, 0), (1, 0), (stride, stride), (1, 1)):
+        a = F.conv2d(shift(x, s_dy, s_dx), w, padding=1, stride=stride)
+        b = F.conv2d(x, w, padding=1, stride=stride)
+        q = (s_dy // stride, s_dx // stride)
+        exact = s_dy % stride == 0 and s_dx % stride == 0
+        bs = shift(b, *q)
+        m = 1 + max(q)
+        err = float((a - bs).abs()[0, 0, m:-m, m:-m].max())
+        strided.append({"shift": [s_dy, s_dx], "multiple_of_stride": exact, "interior_max_error": err})
+    pooled = F.max_pool2d(x, 2)
+    pooled_1 = F.max_pool2d(shift(x, 0, 1), 2)
+    change = float(((pooled - pooled_1).abs()[0, 0, 1:-1, 1:-1]).mean() / pooled.abs().mean())
+    raw_change = float(((x - shift(x, 0, 1)).abs()[0, 0, 2:-2, 2:-2]).mean() / x.abs().mean())
+    rot = torch.rot90(x, 1, (-2, -1))
+    rot_err = float((F.conv2d(rot, w, padding=1) - torch.rot90(F.conv2d(x, w, padding=1), 1, (-2, -1)))
+                    .abs()[0, 0, 1:-1, 1:-1].max())
+    half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
+    scale_err = float((F.conv2d(half, w, padding=1) - F.interpolate(F.conv2d(x, w, padding=1), scale_factor=0.5,
+                       mode="bilinear", align_corners=False)).abs()[0, 0, 1:-1, 1:-1].max())
+    return {"sample": sample, "size": size, "shift": [dy, dx], "kernel": KERNEL.tolist(),
+            "conv": {"interior_max_error": conv["interior_max_error"], "border_max_error": conv["border_max_error"],
+                     "difference": conv["difference"].tolist()},
+            "stride": stride, "strided": strided,
+            "max_pool": {"relative_change_1px": change, "input_relative_change_1px": raw_change},
+            "rotation_90": {"interior_max_error": rot_err}, "scale_0_5": {"interior_max_error": scale_err}}

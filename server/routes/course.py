@@ -1,0 +1,135 @@
+"""The course's measurements that are not one op: /effective-field/... (core: erf_depth), /fully-convolutional
+(core: fcn)."""
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..core.erf_depth import compare_stacks, erf_depth
+from ..core.equivariance import measure
+from ..core.fcn import fully_convolutional
+from ..responses import JSONResponse
+from .deps import ERRORS, gate_of, require_json
+
+router = APIRouter(prefix="/api/v1/effective-field", tags=["effective field"], dependencies=[Depends(require_json)])
+
+
+class DepthRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    depths: list[Annotated[int, Field(strict=True)]] = Field(
+        default_factory=lambda: [1, 2, 5, 10, 20, 40], max_length=64,
+        description="Numbers of stacked k×k layers (1 to 64 each).")
+    kernel_size: Annotated[int, Field(strict=True)] = 3
+    trials: Annotated[int, Field(strict=True)] = 8
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**31)] = 0
+
+
+class DepthResponse(BaseModel):
+    ok: bool
+    kernel_size: int
+    trials: int
+    seed: int
+    modes: list[str]
+    law: str
+    depths: list[dict[str, Any]] = Field(description="Per depth n: r, law_std = sqrt(n(k²−1)/12), and per mode "
+                                                     "(uniform, random, random_relu) the ERF's std and 95 % width.")
+
+
+class CompareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channels: Annotated[int, Field(strict=True)] = 64
+    size: Annotated[int, Field(strict=True)] = 56
+
+
+class CompareResponse(BaseModel):
+    ok: bool
+    channels: int
+    size: int
+    pairs: list[dict[str, Any]] = Field(description="5×5 vs two 3×3, 7×7 vs three 3×3: r, params, MACs, ratios.")
+
+
+@router.post("/depth", responses=ERRORS, response_model=DepthResponse, summary="The effective field against depth",
+             description="n stacked k×k convolutions with uniform, random and random+ReLU weights (Luo et al. "
+                         "2016): the measured ERF's standard deviation and 95 % width beside r and sqrt(n(k²−1)/12).")
+async def depth(body: Annotated[DepthRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(erf_depth, body.depths, body.kernel_size, body.trials, body.seed)
+    return JSONResponse({"ok": True, **result})
+
+
+@router.post("/compare-stacks", responses=ERRORS, response_model=CompareResponse,
+             summary="One large kernel beside stacked 3×3 convolutions",
+             description="Same receptive field r; parameters and MACs of C→C layers with 'same' padding on a "
+                         "size×size map.")
+async def compare(body: Annotated[CompareRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(compare_stacks, body.channels, body.size)
+    return JSONResponse({"ok": True, **result})
+
+
+fcn_router = APIRouter(prefix="/api/v1", tags=["fully convolutional"], dependencies=[Depends(require_json)])
+
+
+class FcnRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: Annotated[int, Field(strict=True)] = 20
+    classes: Annotated[int, Field(strict=True)] = 4
+    seed: Annotated[int, Field(strict=True)] = 0
+
+
+class FcnResponse(BaseModel):
+    ok: bool
+    train_size: int
+    size: int
+    classes: int
+    stride: int
+    layers: list[str]
+    classifier_logits: list[float]
+    twin_on_train_size: list[float]
+    max_abs_difference: float
+    map: list[Any] = Field(description="The twin's output on the size×size image: classes × n × n.")
+    map_shape: list[int]
+    sliding: list[Any] = Field(description="The classifier on every training-size crop, stride apart.")
+    map_vs_sliding_max_abs_difference: float
+    cost: dict[str, Any] = Field(description="MACs (the formulas') and measured seconds of both ways.")
+
+
+@fcn_router.post("/fully-convolutional", responses=ERRORS, response_model=FcnResponse,
+                 summary="A classifier and its fully convolutional twin",
+                 description="The linear layer as a conv whose kernel is the last feature map's size, weights "
+                             "copied: equal logits on the training size; on a larger image a map of outputs equal "
+                             "to sliding the classifier over crops, at a fraction of the MACs.")
+async def fcn(body: Annotated[FcnRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(fully_convolutional, body.size, body.classes, body.seed)
+    return JSONResponse({"ok": True, **result})
+
+
+class EquivarianceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sample: str = "camera"
+    size: Annotated[int, Field(strict=True)] = 64
+    dy: Annotated[int, Field(strict=True)] = 3
+    dx: Annotated[int, Field(strict=True)] = 5
+    stride: Annotated[int, Field(strict=True)] = 2
+
+
+class EquivarianceResponse(BaseModel):
+    ok: bool
+    sample: str
+    size: int
+    shift: list[int]
+    kernel: list[Any]
+    conv: dict[str, Any] = Field(description="interior_max_error (0: equivariant there), border_max_error, and "
+                                             "the difference map |conv(shift(x)) − shift(conv(x))|.")
+    stride: int
+    strided: list[dict[str, Any]] = Field(description="Shifts that are and are not multiples of the stride.")
+    max_pool: dict[str, Any]
+    rotation_90: dict[str, Any]
+    scale_0_5: dict[str, Any]
+
+
+@fcn_router.post("/equivariance", responses=ERRORS, response_model=EquivarianceResponse,
+                 summary="Translation equivariance, measured on a sample image",
+                 description="conv(shift(x)) against shift(conv(x)) in the interior and at the borders; stride; "
+                             "max pooling's partial invariance; rotation and scaling (not equivariant).")
+async def equivariance(body: Annotated[EquivarianceRequest, Body()], request: Request) -> JSONResponse:
+    result = await gate_of(request).run(measure, body.sample, body.size, body.dy, body.dx, body.stride)
+    return JSONResponse({"ok": True, **result})

@@ -1,0 +1,89 @@
+"""/backprop, the effective-field-against-depth panel and /fully-convolutional in real Chromium: each loads
+cleanly, draws the server's numbers, and its copy-as-PyTorch code runs and gives what the page shows."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from .helpers import download_json, open_view
+
+pytestmark = pytest.mark.browser
+CASES = [pytest.param("conv2d", "h=4&w=5&kernel_size=3&stride=2&padding=1&dilation=1", id="conv"),
+         pytest.param("max_pool2d", "h=6&w=6&kernel_size=2&stride=2&padding=0", id="max"),
+         pytest.param("avg_pool2d", "h=5&w=5&kernel_size=3&stride=2&padding=1", id="avg")]
+
+
+def _dense(cells: list[dict]) -> np.ndarray:
+    out = np.zeros([max(c["at"][a] for c in cells) + 1 for a in range(4)])
+    for c in cells:
+        out[tuple(c["at"])] = c["value"]
+    return out
+
+
+@pytest.mark.parametrize(("op", "query"), CASES)
+def test_backprop_loads_draws_and_its_pytorch_code_matches(page, live_server, artifacts, op, query):
+    open_view(page, f"{live_server}/backprop?op={op}&{query}")
+    assert page.get_attribute("body", "data-error") == ""
+    assert page.locator("#stage .grid canvas").count() >= 3
+    assert int(page.get_attribute("#player", "data-frames")) >= 1
+    assert " = " in page.inner_text("#sum")
+    page.screenshot(path=str(artifacts / f"view-backprop-{op}.png"), full_page=True)
+    trace = download_json(page)
+    code = page.text_content("#pytorch-code").replace("print(", "print(json.dumps(").replace(".grad)", ".grad.tolist()))")
+    run = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    printed = [json.loads(line) for line in run.stdout.strip().splitlines()]
+    np.testing.assert_allclose(printed[0], _dense(trace["grad_input"]), atol=1e-12)
+    if op == "conv2d":
+        np.testing.assert_allclose(printed[1], _dense(trace["grad_weight"]), atol=1e-12)
+        assert printed[2] == [c["value"] for c in trace["grad_bias"]]
+    assert page.problems == [] and page.outside == []
+
+
+def test_erf_depth_panel_draws_the_servers_numbers(page, live_server, artifacts):
+    open_view(page, f"{live_server}/receptive-field")
+    page.wait_for_selector("#erf-depth[data-ready]", timeout=60_000)
+    assert page.locator("#erf-depth-plot svg polyline").count() == 5
+    rows = page.locator("#erf-depth-table tbody tr").all()
+    assert len(rows) == 10
+    for row in rows:  # the uniform stack's std equals the sqrt law (both from the server, shown side by side)
+        cells = row.locator("td").all_inner_texts()
+        assert cells[2] == cells[3]
+    assert page.locator("#erf-compare-table tbody tr").count() == 4
+    page.locator("#erf-depth").screenshot(path=str(artifacts / "panel-erf-depth.png"))
+    assert page.problems == [] and page.outside == []
+
+
+def test_fcn_page_draws_and_its_pytorch_code_matches(page, live_server, artifacts):
+    open_view(page, f"{live_server}/fully-convolutional?size=16&seed=3")
+    assert page.get_attribute("body", "data-error") == ""
+    assert page.locator("#stage .grid canvas").count() >= 2
+    data = download_json(page)
+    code = page.text_content("#pytorch-code")
+    code = code.replace("print(classifier(small), twin(small).flatten(1))  # equal",
+                        "print(json.dumps(classifier(small)[0].tolist()))")
+    code = code.replace("print(twin(big))  # the map of outputs", "print(json.dumps(twin(big)[0].tolist()))")
+    run = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    logits, dense = (json.loads(line) for line in run.stdout.strip().splitlines())
+    np.testing.assert_allclose(logits, data["classifier_logits"], atol=1e-12)
+    np.testing.assert_allclose(dense, data["map"], atol=1e-12)
+    page.screenshot(path=str(artifacts / "view-fully-convolutional.png"), full_page=True)
+    assert page.problems == [] and page.outside == []
+
+
+def test_equivariance_page_draws_and_its_pytorch_code_runs(page, live_server, artifacts):
+    open_view(page, f"{live_server}/equivariance?dy=2&dx=-3")
+    assert page.get_attribute("body", "data-error") == ""
+    assert page.locator("#g-diff canvas").count() >= 1
+    assert page.locator("#eq-table tbody tr").first.locator("td").nth(1).inner_text() == "0 (exact)"
+    run = subprocess.run([sys.executable, "-c", page.text_content("#pytorch-code")], capture_output=True, text=True,
+                         timeout=120, check=True)
+    interior, border = (float(line.split("(")[1].split(",")[0]) for line in run.stdout.strip().splitlines())
+    assert interior == 0.0 and border > 0.0
+    page.screenshot(path=str(artifacts / "view-equivariance.png"), full_page=True)
+    assert page.problems == [] and page.outside == []
