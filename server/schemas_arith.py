@@ -122,6 +122,27 @@ class ReceptiveFieldResponse(BaseModel):
     effective: EffectiveField | None = None
 
 
+class LayerParam(BaseModel):
+    name: str
+    type: str = Field(description="int, int or [h, w], bool, number, string, ...; \"or null\" where null is taken.")
+    default: Any = Field(description="The default; null where the parameter is required or inferred.")
+    meaning: str
+    range: list[Any] | None = Field(None, description="[lo, hi], inclusive, for numbers.")
+    choices: list[Any] | None = Field(None, description="The values taken, for strings.")
+
+
+class LayerKind(BaseModel):
+    op: str
+    meaning: str = Field(description="One line: what the layer computes.")
+    merge: bool = Field(description="add / concat: reads `inputs` (two or more names) instead of `input`.")
+    params: list[LayerParam] = Field(description="Its own parameters, then name and input (or inputs).")
+
+
+class LayerKindsResponse(BaseModel):
+    ok: Literal[True]
+    layers: list[LayerKind]
+
+
 class Preset(BaseModel):
     id: str
     title: str

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..shapes import INTERPOLATE_MODES, PADDING_MODES
+
 _INT_OR_PAIR = "int or [h, w]"
 _PAD = "int, [h, w], 'valid' or 'same'"
 _MAX = 1_000_000
@@ -51,7 +53,7 @@ LAYER_TABLE: dict[str, dict[str, Any]] = {
         *_conv_common(),
         _p("padding", _PAD, 0, "zeros (or padding_mode) added on each side", range_=[0, _MAX]),
         _p("padding_mode", "string", "zeros", "how padding is filled",
-           choices=["zeros", "reflect", "replicate", "circular"])]},
+           choices=list(PADDING_MODES))]},
     "conv_transpose2d": {"meaning": "transposed convolution: each input cell scatters a kernel "
                                     "(torch.nn.ConvTranspose2d)", "params": [
         *_conv_common(),
@@ -78,7 +80,7 @@ LAYER_TABLE: dict[str, dict[str, Any]] = {
         _p("size", _INT_OR_PAIR + " or null", None, "output size; give size or scale_factor", range_=[1, _MAX]),
         _p("scale_factor", "number or [h, w] or null", None, "output = ⌊input × factor⌋"),
         _p("mode", "string", "nearest", "how output values are computed",
-           choices=["nearest", "nearest-exact", "bilinear", "bicubic", "area"]),
+           choices=list(INTERPOLATE_MODES[2])),
         _p("align_corners", "bool or null", None, "bilinear/bicubic: corner pixels' centres align")]},
     "relu": {"meaning": "max(0, x), element by element", "params": [_INPLACE]},
     "relu6": {"meaning": "min(max(0, x), 6), element by element", "params": [_INPLACE]},
