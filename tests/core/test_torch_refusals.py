@@ -17,7 +17,7 @@ def test_interpolate_size_of_one_value_on_a_2d_input():
         F.interpolate(_X, size=[6])
     with pytest.raises(InvalidRequest) as exc:
         summarize([2, 4, 4], [{"op": "interpolate", "size": [6]}])
-    assert exc.value.loc == ["layers", 0, "size"] and "size has 1 value but the input has 2" in exc.value.message
+    assert exc.value.loc == ["layers", 0, "size"] and "size is [6], but the input has 2 spatial axes" in exc.value.message
     assert summarize([2, 4, 4], [{"op": "interpolate", "size": 6}])["output_shape"] == [2, 6, 6]
     assert shapes.check_interpolate((1, 2, 4), {"size": [6]}).output_shape == (1, 2, 6)  # 1-D: one is right
 
