@@ -10,18 +10,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .core.layers import STACK_OPS
 from .schemas import documented, StrictModel
 
 _INT = {"type": "integer"}
 _NUM = {"type": "number"}
 _PAIR = {"type": "array", "items": _NUM, "minItems": 2, "maxItems": 2}
-Layers = documented({"type": "array", "description": "torch.nn constructor arguments, in_channels inferred.",
+Layers = documented({"type": "array", "description": "torch.nn constructor arguments, in_channels inferred; any "
+                                                     "layer may name its input, add / concat merge (GET /layers).",
                       "items": {"type": "object", "required": ["op"], "additionalProperties": True, "properties": {
-                          "op": {"type": "string", "enum": [
-                              "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "max_unpool2d",
-                              "interpolate", "relu", "batch_norm2d", "flatten", "linear", "dropout",
-                              "adaptive_avg_pool2d"]},
-                          "name": {"type": "string"}}}})
+                          "op": {"type": "string", "enum": list(STACK_OPS)},
+                          "name": {"type": "string"}, "input": {"type": "string"},
+                          "inputs": {"type": "array", "items": {"type": "string"}}}}})
 InputShape = documented({"type": "array", "items": _INT, "minItems": 3, "maxItems": 3,
                           "description": "[C, H, W], no batch axis."})
 InputSize = documented({"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 2, "maxItems": 2}],
@@ -45,6 +45,7 @@ class ShapesRequest(_StackBody):
 class ShapeLayer(BaseModel):
     name: str
     op: str
+    inputs: list[str] = Field(description="The names it reads, resolved (\"input\": the network's input).")
     input_shape: list[int]
     output_shape: list[int] = Field(description="[C, H, W], or [F] after flatten.")
     params: int = Field(description="Learnable parameters: G times fewer weights with groups; bias counted; "
@@ -119,6 +120,27 @@ class ReceptiveFieldResponse(BaseModel):
     region: Box | None = Field(None, description="centre ± r/2, half-open, input pixels, before clipping.")
     clipped: Box | None = Field(None, description="The whole pixels of region inside the image.")
     effective: EffectiveField | None = None
+
+
+class LayerParam(BaseModel):
+    name: str
+    type: str = Field(description="int, int or [h, w], bool, number, string, ...; \"or null\" where null is taken.")
+    default: Any = Field(description="The default; null where the parameter is required or inferred.")
+    meaning: str
+    range: list[Any] | None = Field(None, description="[lo, hi], inclusive, for numbers.")
+    choices: list[Any] | None = Field(None, description="The values taken, for strings.")
+
+
+class LayerKind(BaseModel):
+    op: str
+    meaning: str = Field(description="One line: what the layer computes.")
+    merge: bool = Field(description="add / concat: reads `inputs` (two or more names) instead of `input`.")
+    params: list[LayerParam] = Field(description="Its own parameters, then name and input (or inputs).")
+
+
+class LayerKindsResponse(BaseModel):
+    ok: Literal[True]
+    layers: list[LayerKind]
 
 
 class Preset(BaseModel):

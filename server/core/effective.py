@@ -10,7 +10,8 @@ Weights ("weights"):
                 never switches a path off and the heatmap is the stack's pure geometry
     "random"    He-normal weights N(0, 2/fan_in) and a N(0, 1) input, from torch.Generator(seed)
 Biases are zero; batch_norm2d runs in eval mode with fresh statistics (x / sqrt(1 + eps)); dropout is off
-(eval mode). max_unpool2d takes the indices of the max_pool2d it mirrors (the last unpaired one, as in
+(eval mode). In a network each layer reads the entries it names; add sums, concat joins channels.
+max_unpool2d takes the indices of the max_pool2d it mirrors (the last unpaired one, as in
 SegNet) when the shapes match, and otherwise the first cell of each window. "channels" replaces every
 layer's channel count (and drops groups) to make a large stack cheap: the geometry does not change.
 """
@@ -144,6 +145,14 @@ def _forward(layer: Layer, t: torch.Tensor, w: _Weights, pools: list[tuple[Layer
         return F.adaptive_avg_pool2d(t, layer.output_shape[1:])
     if op == "relu":
         return F.relu(t)
+    if op == "relu6":
+        return F.relu6(t)
+    if op == "leaky_relu":
+        return F.leaky_relu(t, float(args.get("negative_slope", 0.01)))
+    if op == "sigmoid":
+        return torch.sigmoid(t)
+    if op == "tanh":
+        return torch.tanh(t)
     if op == "batch_norm2d":
         return t / math.sqrt(1.0 + float(args.get("eps", 1e-5)))
     if op == "flatten":
@@ -152,6 +161,20 @@ def _forward(layer: Layer, t: torch.Tensor, w: _Weights, pools: list[tuple[Layer
         n_in, n_out = layer.input_shape[-1], layer.output_shape[-1]
         return F.linear(t, w.make((n_out, n_in), n_in))
     return t  # dropout, in eval mode
+
+
+def _run(layer: Layer, values: list[torch.Tensor], w: _Weights, pools: list[tuple[Layer, torch.Tensor]]
+         ) -> torch.Tensor:
+    """One layer of a network, reading the entries it names (a stack reads the one before)."""
+    ins = [values[s] for s in layer.sources] or [values[-1]]
+    if layer.op == "add":
+        out = ins[0]
+        for t in ins[1:]:
+            out = out + t
+        return out
+    if layer.op == "concat":
+        return torch.cat(ins, dim=1)
+    return _forward(layer, ins[0], w, pools)
 
 
 def heatmap(grad: np.ndarray) -> dict[str, Any]:
@@ -186,9 +209,10 @@ def effective_field(input_shape: tuple[int, int, int], layers: list[dict[str, An
     w = _Weights(weights, seed)
     x = w.input((1, *shape)).requires_grad_(True)
     pools: list[tuple[Layer, torch.Tensor]] = []
-    t = x
+    values = [x]  # per entry: 0 the input, k the output of layer k − 1
     for layer in stack:
-        t = _forward(layer, t, w, pools)
+        values.append(_run(layer, values, w, pools))
+    t = values[-1]
     value = t[0, channel, y, x_] if t.dim() == 4 else t.reshape(-1)[channel]
     (grad,) = torch.autograd.grad(value, x)
     g = grad.abs().sum(dim=1)[0].numpy()

@@ -27,7 +27,8 @@ from convscope.core.kernels import flip, get_kernel, groups_for, make_weight, va
 from convscope.core.shapes import check_conv, check_conv_transpose, check_interpolate, check_pool, check_unpool
 
 LAYER_OPS = ("conv2d", "conv_transpose2d", "relu", "batch_norm2d", "max_pool2d", "avg_pool2d",
-             "max_unpool2d", "interpolate")
+             "max_unpool2d", "interpolate", "relu6", "leaky_relu", "sigmoid", "tanh")
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh")
 MAX_LAYERS = 12
 MAX_CHANNELS = 64
 MAX_ELEMENTS = 32 * 1024 * 1024  # per layer output (C·H·W float32 values: 128 MiB)
@@ -39,7 +40,8 @@ LAYER_KEYS: dict[str, set[str]] = {
     "conv2d": _CONV | {"padding_mode"}, "conv_transpose2d": _CONV | {"output_padding"}, "relu": set(),
     "batch_norm2d": {"training", "eps", "momentum", "running_mean", "running_var"},
     "max_pool2d": _POOL | {"dilation"}, "avg_pool2d": _POOL | {"count_include_pad"},
-    "max_unpool2d": {"from"}, "interpolate": {"size", "scale_factor", "mode", "align_corners"}}
+    "max_unpool2d": {"from"}, "interpolate": {"size", "scale_factor", "mode", "align_corners"},
+    "relu6": set(), "leaky_relu": {"negative_slope"}, "sigmoid": set(), "tanh": set()}
 _CONV_KEYS = ("stride", "padding", "dilation", "padding_mode", "output_padding")
 _POOL_KEYS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad")
 
@@ -193,8 +195,14 @@ def _plan_one(i: int, op: str, layer: dict[str, Any], shape: tuple, planned: lis
             raise InvalidRequest(f"it makes {c_out} channels; at most {MAX_CHANNELS} are shown.", ["out_channels"])
         stack = {"op": op, "out_channels": c_out, "kernel_size": list(spec.kernel), **params, "bias": False}
         return PlannedLayer(i, op, shape, tuple(spec.output_shape[1:]), spec, weight, params, stack)
-    if op == "relu":
-        return PlannedLayer(i, op, shape, shape, stack={"op": op})
+    if op in ACTIVATIONS:
+        slope = layer.get("negative_slope", 0.01)
+        if op == "leaky_relu" and (isinstance(slope, bool) or not isinstance(slope, (int, float))
+                                   or not -1e6 <= slope <= 1e6):
+            raise InvalidRequest(f"negative_slope must be a number from −10^6 to 10^6, got {slope!r}.",
+                                 ["negative_slope"])
+        params = {"negative_slope": float(slope)} if op == "leaky_relu" else {}
+        return PlannedLayer(i, op, shape, shape, params=params, stack={"op": op, **params})
     if op == "batch_norm2d":
         return PlannedLayer(i, op, shape, shape, params=_batch_norm_params(layer, shape[0]),
                             stack={"op": op})

@@ -70,6 +70,14 @@ def apply_layer(p: PlannedLayer, x: torch.Tensor, pools: dict[int, torch.Tensor]
                                   s.dilation), None
     if p.op == "relu":
         return F.relu(x), None
+    if p.op == "relu6":
+        return F.relu6(x), None
+    if p.op == "leaky_relu":
+        return F.leaky_relu(x, p.params["negative_slope"]), None
+    if p.op == "sigmoid":
+        return torch.sigmoid(x), None
+    if p.op == "tanh":
+        return torch.tanh(x), None
     if p.op == "batch_norm2d":
         return _batch_norm(x, p.params)
     if p.op == "max_pool2d":

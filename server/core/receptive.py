@@ -32,10 +32,15 @@ interpolate, adaptive_avg_pool2d (resampling): j_out = q·j_in with q torch's in
     read off torch's own interpolation weights. Nearest ×s (integer): m = (s−1)/(2s), so
     r_out = r_in + (s−1)·j_out — the same as conv_transpose2d with k = stride = s. Bilinear ×2: m = 3/4.
 
-relu, batch_norm2d, dropout pass through. flatten ends the grid: each unit is given the whole map's
+relu, relu6, leaky_relu, sigmoid, tanh, batch_norm2d, dropout pass through. flatten ends the grid: each unit is given the whole map's
     extent (n = 1, j_out = n_in·j_in, r_out = r_in + (n_in−1)·j_in, start_out = start_in + (n_in−1)/2·j_in),
     exact for the linear layers that follow. A linear on a C×H×W input acts along W: that axis gets
     n = out_features units that all share one centre (j = 0) and the whole width.
+
+add, concat (networks): a merged unit at index o sees, through each input, that input's field of unit o
+    (start_i + o·j ± r_i/2). Its field is the envelope: the smallest interval holding all of them,
+    lo = min(start_i − r_i/2), hi = max(start_i + r_i/2), so r = hi − lo and start = (lo + hi)/2. The
+    inputs must have equal n and j (else a 422 with both), which makes the envelope the same for every o.
 
 A unit's region is centre ± r/2 per axis, centre = start + index·j: half-open, in input pixels, before
 clipping. Clipped, it is the pixels [⌈y0⌉, ⌊y1⌋) inside the image — the whole pixels the region covers,
@@ -186,7 +191,7 @@ def _step(axes: tuple[Axis, Axis], layer: Layer) -> tuple[Axis, Axis]:
         return (global_axis(axes[0]), global_axis(axes[1])) if len(layer.input_shape) == 3 else axes
     if op == "linear" and len(layer.input_shape) == 3:
         return axes[0], global_axis(axes[1], layer.output_shape[-1])
-    return axes  # relu, batch_norm2d, dropout, and anything after flatten
+    return axes  # activations, batch_norm2d, dropout, and anything after flatten
 
 
 # ---------------------------------------------------------------- the stack
@@ -213,12 +218,35 @@ def input_shape_of(input_size: Any, input_shape: Any, layers: Any) -> tuple[int,
     return (_guess_channels(layers), *layers_mod.size_pair(input_size))
 
 
+def merge_axes(table: list["Entry"], layer: Layer) -> tuple[Axis, Axis]:
+    """add / concat: the envelope of the inputs' fields for the same unit (their jumps and counts must agree)."""
+    ins = [table[s] for s in layer.sources]
+    out = []
+    for axis, what in enumerate(("height", "width")):
+        first = ins[0].axes[axis]
+        for name, e in zip(layer.inputs[1:], ins[1:]):
+            a = e.axes[axis]
+            if a.j != first.j or a.n != first.n:
+                raise InvalidRequest(
+                    f"Layer {layer.index} ({layer.op}): along the {what}, {layer.inputs[0]!r} has n = {first.n} "
+                    f"units {number(first.j)} input pixels apart (j) but {name!r} has n = {a.n}, j = {number(a.j)}; "
+                    f"a merged unit's field is one interval only when its inputs' units line up (equal n and j).",
+                    ["layers", layer.index, "inputs"])
+        lo = min(e.axes[axis].start - e.axes[axis].r / 2 for e in ins)
+        hi = max(e.axes[axis].start + e.axes[axis].r / 2 for e in ins)
+        out.append(Axis(first.n, first.j, hi - lo, (lo + hi) / 2))
+    return out[0], out[1]
+
+
 def entries(input_shape: tuple[int, int, int], layers: Any) -> list[Entry]:
     stack = layers_mod.walk(list(input_shape), layers)
     axes = tuple(Axis(n, Fraction(1), Fraction(1), Fraction(1, 2)) for n in input_shape[1:])
     out = [Entry("input", "input", axes, input_shape)]  # type: ignore[arg-type]
     for layer in stack:
-        axes = _step(axes, layer)  # type: ignore[arg-type]
+        if layer.op in layers_mod.MERGE_OPS:
+            axes = merge_axes(out, layer)
+        else:
+            axes = _step(out[layer.sources[0]].axes if layer.sources else axes, layer)  # type: ignore[arg-type]
         if any(max(abs(a.j), a.r, abs(a.start)) > MAX_EXTENT for a in axes):
             raise InvalidRequest(f"Layer {layer.index} ({layer.op}): its receptive field would reach past 10^15 "
                                  f"pixels, this server's limit; the strides multiply too fast.",

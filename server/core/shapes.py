@@ -317,6 +317,8 @@ def check_pool(input_shape: Sequence[int], params: dict[str, Any], dims: int, ki
                              ["divisor_override"])
     if divisor is not None:
         _check_at_most(divisor, "divisor_override")
+        if dims == 1:
+            raise InvalidRequest("avg_pool1d has no divisor_override in torch; leave it out.", ["divisor_override"])
     out = []
     for axis, i, k, s, p, d in zip(_AXES[dims], input_shape[2:], kernel, stride, padding, dilation):
         if p > k // 2:
@@ -343,8 +345,8 @@ def _check_windows_reach_input(axis: str, n: int, k: int, s: int, p: int, d: int
             taps = ", ".join(str(start + t * d) for t in range(k))
             raise InvalidRequest(
                 f"Max-pool window {o} on the {axis} axis reads only padding (positions {taps}; the input is 0 to "
-                f"{n - 1}): with dilation {d} it steps over every real cell. Reduce the padding or the dilation.",
-                ["dilation"])
+                f"{n - 1}): with dilation {d} it steps over every real cell. Reduce the padding or the dilation (a "
+                f"rule of convscope's own: torch returns −inf for such a window).", ["dilation"])
 
 
 def check_unpool(input_shape: Sequence[int], indices_shape: Sequence[int] | None, params: dict[str, Any],
@@ -368,6 +370,9 @@ def check_unpool(input_shape: Sequence[int], indices_shape: Sequence[int] | None
     else:
         if isinstance(requested, list) and len(requested) == dims + 2:
             requested = requested[2:]  # torch also accepts the full N, C, ... shape
+        if not isinstance(requested, (list, tuple)) or len(requested) != dims:  # torch refuses any other
+            raise InvalidRequest(f"output_size must be a list of {dims} or {dims + 2} integers, got {requested!r}.",
+                                 ["output_size"])
         size = list(int_tuple(requested, dims, "output_size", minimum=1))
         for axis, o, dflt, s in zip(_AXES[dims], size, default, stride):
             if not dflt - s < o < dflt + s:
@@ -418,6 +423,9 @@ def check_interpolate(input_shape: Sequence[int], params: dict[str, Any]) -> Int
     if (size is None) == (scale is None):
         raise InvalidRequest("Give exactly one of size and scale_factor.", ["size" if size is not None else "scale_factor"])
     if size is not None:
+        if isinstance(size, (list, tuple)) and len(size) != dims:  # torch refuses it; int_tuple would repeat it
+            raise InvalidRequest(f"size is {list(size)!r}, but the input has {dims} spatial axes: give one integer, "
+                                 f"or a list of {dims}.", ["size"])
         sizes = int_tuple(size, dims, "size", minimum=1)
         return InterpolateSpec(dims, tuple(input_shape), (*input_shape[:2], *sizes), mode, align, None, sizes)
     scales = _float_tuple(scale, dims, "scale_factor")

@@ -1,14 +1,15 @@
-"""POST /api/v1/shapes, POST /api/v1/receptive-field, GET /api/v1/presets[/{id}]: the arithmetic of stacks."""
+"""POST /api/v1/shapes, POST /api/v1/receptive-field, GET /api/v1/layers, GET /api/v1/presets[/{id}]:
+the arithmetic of stacks and networks."""
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from ..core.layers import summarize
+from ..core.layers import published, summarize
 from ..core.presets import get_preset, list_presets
 from ..core.receptive import receptive_field
 from ..examples import for_endpoint
 from ..responses import JSONResponse
-from ..schemas_arith import (PresetList, PresetResponse, ReceptiveFieldRequest, ReceptiveFieldResponse,
+from ..schemas_arith import (LayerKindsResponse, PresetList, PresetResponse, ReceptiveFieldRequest, ReceptiveFieldResponse,
                              ShapesRequest, ShapesResponse)
 from .deps import ERRORS, gate_of, require_json
 
@@ -34,6 +35,13 @@ async def receptive(body: Annotated[ReceptiveFieldRequest, Body(openapi_examples
     result = await gate_of(request).run(receptive_field, body.input_size, body.layers, body.unit,
                                         body.input_shape, body.effective)
     return JSONResponse({"ok": True, **result})
+
+
+@router.get("/layers", response_model=LayerKindsResponse, responses=ERRORS, summary="Every layer kind",
+            description="Each layer kind /shapes and /receptive-field accept, with its parameters (name, type, "
+                        "default, range or choices, meaning): the table validation itself reads.")
+async def layer_kinds() -> JSONResponse:
+    return JSONResponse({"ok": True, "layers": published()})
 
 
 @router.get("/presets", response_model=PresetList, responses=ERRORS, summary="Named layer stacks",

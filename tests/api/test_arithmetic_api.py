@@ -34,7 +34,8 @@ def test_shapes_of_alexnet_torchvision(client):
     assert data["ok"] is True and data["output_shape"] == [1000] and data["total_params"] == 61_100_840
     convs = [layer for layer in data["layers"] if layer["op"] == "conv2d"]
     assert [layer["params"] for layer in convs] == [23_296, 307_392, 663_936, 884_992, 590_080]
-    assert convs[0] == {"name": "conv1", "op": "conv2d", "input_shape": [3, 224, 224], "output_shape": [64, 55, 55],
+    assert convs[0] == {"name": "conv1", "op": "conv2d", "inputs": ["input"],
+                        "input_shape": [3, 224, 224], "output_shape": [64, 55, 55],
                         "params": 23_296, "macs": 55 * 55 * 64 * 3 * 11 * 11,
                         "formula": "⌊(224 + 2·2 − 1·(11−1) − 1)/4⌋ + 1 = 55",
                         "params_formula": "64·3·11·11 + 64 = 23,296"}

@@ -1,4 +1,4 @@
-"""The shape arithmetic of a layer stack: each layer's output shape, parameters, MACs and size formula.
+"""The shape arithmetic of one layer: each layer's output shape, parameters, MACs and size formula.
 
 A stack is `input_shape` = [C, H, W] (no batch axis) and a list of layers, each the `torch.nn` module's
 constructor arguments with `in_channels` / `in_features` / `num_features` inferred from the layer before:
@@ -18,41 +18,27 @@ Counting conventions (what `params` and `macs` mean):
              conv2d            H_out · W_out · C_out · (C_in / G) · kH · kW
              conv_transpose2d  H_in · W_in · C_in · (C_out / G) · kH · kW   (every input cell scatters a kernel)
              linear            (leading cells) · in · out;   batch_norm2d C · H · W (one affine multiply-add each)
-             pooling, unpooling, interpolate, relu, dropout, flatten: 0 (no learned multiplications)
+             pooling, unpooling, interpolate, activations, dropout, flatten, add, concat: 0
+             (no learned multiplications)
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from . import shapes
-from .exceptions import InvalidRequest
+from .. import shapes
+from ..exceptions import InvalidRequest
 
 MAX_LAYERS = 512
 MAX_SIZE = 1_000_000  # any integer argument, and every axis of every shape
 MAX_COUNT = 10**18  # params and MACs of one layer: far past any real network, well inside JSON's int64
 
-_CONV_KEYS = {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}
-LAYER_KEYS: dict[str, frozenset[str]] = {op: frozenset(keys | {"op", "name"}) for op, keys in {
-    "conv2d": _CONV_KEYS | {"padding_mode"},
-    "conv_transpose2d": _CONV_KEYS | {"output_padding"},
-    "max_pool2d": {"kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"},
-    "avg_pool2d": {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"},
-    "max_unpool2d": {"kernel_size", "stride", "padding", "output_size"},
-    "interpolate": {"size", "scale_factor", "mode", "align_corners"},
-    "relu": {"inplace"},
-    "batch_norm2d": {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-    "dropout": {"p", "inplace"},
-    "flatten": {"start_dim", "end_dim"},
-    "linear": {"in_features", "out_features", "bias"},
-    "adaptive_avg_pool2d": {"output_size"},
-}.items()}
-STACK_OPS: tuple[str, ...] = tuple(LAYER_KEYS)
 _NAME_PREFIX = {"conv2d": "conv", "conv_transpose2d": "convT", "max_pool2d": "pool", "avg_pool2d": "pool",
                 "max_unpool2d": "unpool", "interpolate": "upsample", "relu": "relu", "batch_norm2d": "bn",
-                "dropout": "dropout", "flatten": "flatten", "linear": "fc", "adaptive_avg_pool2d": "avgpool"}
+                "dropout": "dropout", "flatten": "flatten", "linear": "fc", "adaptive_avg_pool2d": "avgpool",
+                "relu6": "relu", "leaky_relu": "lrelu", "sigmoid": "sigmoid", "tanh": "tanh", "add": "add",
+                "concat": "cat"}
 _LOC_RENAME = {"weight": "kernel_size", "input": None}
 
 
@@ -71,11 +57,13 @@ class Layer:
     formula: str
     params_formula: str
     spec: Any = None  # shapes.ConvSpec | PoolSpec | InterpolateSpec for the spatial ops
+    inputs: tuple[str, ...] = ()  # the names it reads ("input": the network's input)
+    sources: tuple[int, ...] = ()  # their entries: 0 the input, k the output of layer k − 1
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "op": self.op, "input_shape": list(self.input_shape),
                 "output_shape": list(self.output_shape), "params": self.params, "macs": self.macs,
-                "formula": self.formula, "params_formula": self.params_formula}
+                "formula": self.formula, "params_formula": self.params_formula, "inputs": list(self.inputs)}
 
 
 def is_int(v: Any) -> bool:
@@ -121,56 +109,6 @@ def _check_result(layer: Layer) -> None:
     if max(layer.params, layer.macs) > MAX_COUNT:
         raise InvalidRequest(f"the layer would have {layer.params:,} parameters and {layer.macs:,} "
                              f"multiply-accumulates, past this server's limit of 10^18.", [])
-
-
-def walk(input_shape: Any, layers: Any) -> list[Layer]:
-    """Check every layer in order and return its shapes, params, MACs and formula; refuse the first
-    impossible layer with a sentence that starts "Layer i (op): " and names the constraint."""
-    shape: tuple[int, ...] = check_input_shape(input_shape)
-    if not isinstance(layers, list):
-        raise InvalidRequest(f"layers must be a list of layer objects, got {type(layers).__name__}.", ["layers"])
-    if len(layers) > MAX_LAYERS:
-        raise InvalidRequest(f"A stack may have at most {MAX_LAYERS} layers; this one has {len(layers)}.",
-                             ["layers"])
-    counters: dict[str, int] = {}
-    out: list[Layer] = []
-    for i, raw in enumerate(layers):
-        op, args, name = _parse_layer(i, raw, counters)
-        try:
-            _check_magnitudes(args)
-            layer = _BUILDERS[op](i, op, name, args, shape)
-            _check_result(layer)
-        except InvalidRequest as exc:
-            raise _at_layer(i, op, shape, exc) from None
-        out.append(layer)
-        shape = layer.output_shape
-    return out
-
-
-def _parse_layer(i: int, raw: Any, counters: dict[str, int]) -> tuple[str, dict[str, Any], str]:
-    if not isinstance(raw, dict):
-        raise InvalidRequest(f"Layer {i} must be an object like {{\"op\": \"conv2d\", ...}}, got {raw!r}.",
-                             ["layers", i])
-    op = raw.get("op")
-    if not isinstance(op, str) or op not in LAYER_KEYS:
-        close = difflib.get_close_matches(str(op), STACK_OPS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        extra = " (stacks are 2-D: use the ops endpoint for 1-D ops)" if isinstance(op, str) and "1d" in op else ""
-        raise InvalidRequest(f"Layer {i} has op {op!r}, which a stack cannot hold{extra}.{hint} The layer ops are: "
-                             f"{', '.join(STACK_OPS)}.", ["layers", i, "op"])
-    for key in raw:
-        if key not in LAYER_KEYS[op]:
-            close = difflib.get_close_matches(key, sorted(LAYER_KEYS[op]), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else \
-                f"; it takes {', '.join(sorted(LAYER_KEYS[op] - {'op', 'name'}))}."
-            raise InvalidRequest(f"Layer {i} ({op}) has no parameter {key!r}{hint}", ["layers", i, key])
-    prefix = _NAME_PREFIX[op]
-    counters[prefix] = counters.get(prefix, 0) + 1
-    name = raw.get("name", f"{prefix}{counters[prefix]}")
-    if not isinstance(name, str) or not name or len(name) > 64:
-        raise InvalidRequest(f"Layer {i} ({op}): name must be a string of 1 to 64 characters, got {name!r}.",
-                             ["layers", i, "name"])
-    return op, {k: v for k, v in raw.items() if k not in ("op", "name")}, name
 
 
 def _at_layer(i: int, op: str, shape: tuple[int, ...], exc: InvalidRequest) -> InvalidRequest:
@@ -349,6 +287,8 @@ def _pass_through(i: int, op: str, name: str, args: dict[str, Any], shape: tuple
     shapes.flag(args.get("inplace", False), "inplace")
     if op == "dropout":
         _number(args, "p", 0.5, 0.0, 1.0, "a probability between 0 and 1")
+    if op == "leaky_relu":
+        _number(args, "negative_slope", 0.01, -1e6, 1e6, "a number from −10^6 to 10^6")
     return Layer(i, op, name, args, shape, shape, 0, 0, f"unchanged: {shape_text(shape)}", "no parameters")
 
 
@@ -405,20 +345,10 @@ def _linear(i: int, op: str, name: str, args: dict[str, Any], shape: tuple[int, 
     return Layer(i, op, name, args, shape, (*shape[:-1], out), params, lead * n_in * out, formula, ptext)
 
 
-_BUILDERS: dict[str, Callable[[int, str, str, dict[str, Any], tuple[int, ...]], Layer]] = {
+BUILDERS: dict[str, Callable[[int, str, str, dict[str, Any], tuple[int, ...]], Layer]] = {
     "conv2d": _conv, "conv_transpose2d": _conv_transpose, "max_pool2d": _pool, "avg_pool2d": _pool,
     "max_unpool2d": _unpool, "interpolate": _interpolate, "relu": _pass_through, "dropout": _pass_through,
     "batch_norm2d": _batch_norm, "flatten": _flatten, "linear": _linear, "adaptive_avg_pool2d": _adaptive,
+    "relu6": _pass_through, "leaky_relu": _pass_through, "sigmoid": _pass_through, "tanh": _pass_through,
 }
 
-
-def summarize(input_shape: Any, layers: Any, input_size: Any = None) -> dict[str, Any]:
-    """The /shapes response body (without "ok"). input_size, when given (as in a preset), must agree."""
-    stack = walk(input_shape, layers)
-    if input_size is not None and size_pair(input_size) != tuple(input_shape[1:]):
-        raise InvalidRequest(f"input_size {input_size!r} disagrees with input_shape {list(input_shape)} (its H and W).",
-                             ["input_size"])
-    final = stack[-1].output_shape if stack else tuple(input_shape)
-    return {"input_shape": list(input_shape), "layers": [layer.to_json() for layer in stack],
-            "output_shape": list(final), "total_params": sum(layer.params for layer in stack),
-            "total_macs": sum(layer.macs for layer in stack)}
