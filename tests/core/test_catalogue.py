@@ -7,74 +7,17 @@ kernel size, stride or skip shows up as a wrong count, a shape mismatch or an er
 """
 from __future__ import annotations
 
-from typing import Any
 
 import pytest
 import torch
-from torch import nn
 
 from convscope.core import catalogue
+
+from ..networks import TorchNetwork as _Net
 
 # torchvision.models' documentation, "num_params" of each model's weights entry.
 PUBLISHED_PARAMS = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet18": 11_689_512,
                     "resnet50": 25_557_032, "mobilenet_v2": 3_504_872}
-
-
-class _Net(nn.Module):
-    """A network dict as torch modules: each layer reads its `input` (default: the layer before)."""
-
-    def __init__(self, body: dict[str, Any]) -> None:
-        super().__init__()
-        self.layers = body["layers"]
-        self.mods = nn.ModuleDict()
-        shapes: dict[str, tuple[int, ...]] = {"input": tuple(body["input_shape"])}
-        previous = "input"
-        for layer in self.layers:
-            inputs = layer.get("inputs") or [layer.get("input", previous)]
-            layer["_inputs"] = inputs
-            probe = [torch.zeros(1, *shapes[name]) for name in inputs]
-            module = self._module(layer, shapes[inputs[0]])
-            if module is not None:
-                self.mods[layer["name"].replace(".", "__")] = module
-            with torch.no_grad():
-                shapes[layer["name"]] = tuple(self._apply(layer, probe).shape[1:])
-            previous = layer["name"]
-        self.shapes = shapes
-
-    @staticmethod
-    def _module(layer: dict[str, Any], shape: tuple[int, ...]) -> nn.Module | None:
-        op = layer["op"]
-        kw = {k: v for k, v in layer.items() if k not in ("op", "name", "input", "inputs", "_inputs")}
-        if op == "conv2d":
-            return nn.Conv2d(shape[0], **kw)
-        if op == "conv_transpose2d":
-            return nn.ConvTranspose2d(shape[0], **kw)
-        if op == "batch_norm2d":
-            return nn.BatchNorm2d(shape[0])
-        if op == "linear":
-            return nn.Linear(shape[0], **kw)
-        return None
-
-    def _apply(self, layer: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
-        op, key = layer["op"], layer["name"].replace(".", "__")
-        if key in self.mods:
-            return self.mods[key](xs[0])
-        kw = {k: v for k, v in layer.items() if k not in ("op", "name", "input", "inputs", "_inputs")}
-        table = {"relu": torch.relu, "relu6": nn.functional.relu6, "dropout": lambda x: x,
-                 "flatten": lambda x: torch.flatten(x, 1),
-                 "max_pool2d": lambda x: nn.functional.max_pool2d(x, **kw),
-                 "adaptive_avg_pool2d": lambda x: nn.functional.adaptive_avg_pool2d(x, kw["output_size"])}
-        if op == "add":
-            return torch.stack(xs).sum(0)
-        if op == "concat":
-            return torch.cat(xs, 1)
-        return table[op](xs[0])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values = {"input": x}
-        for layer in self.layers:
-            values[layer["name"]] = self._apply(layer, [values[n] for n in layer["_inputs"]])
-        return values[self.layers[-1]["name"]]
 
 
 @pytest.mark.parametrize("model_id", list(PUBLISHED_PARAMS))
