@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from convscope.core import catalogue
+from convscope.core.models import catalogue
 
 from ..networks import TorchNetwork as _Net
 

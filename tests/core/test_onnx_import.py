@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from convscope.core import onnx_import
+from convscope.core.models import onnx_import
 from convscope.core.exceptions import ConvscopeError, InvalidRequest, TooLarge, Unsupported
 
 from ..networks import TorchNetwork

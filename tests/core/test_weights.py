@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from convscope.core import catalogue
+from convscope.core.models import catalogue
 from convscope.core.exceptions import InvalidRequest, TooLarge, Unsupported
-from convscope.core.weights import parameter_shapes, read_safetensors
+from convscope.core.models.weights import parameter_shapes, read_safetensors
 
 from ..networks import TorchNetwork
 

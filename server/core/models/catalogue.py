@@ -21,7 +21,7 @@ import copy
 import difflib
 from typing import Any
 
-from .exceptions import NotFound
+from ..exceptions import NotFound
 
 Layer = dict[str, Any]
 

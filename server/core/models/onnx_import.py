@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import InvalidRequest, TooLarge, Unsupported
+from ..exceptions import InvalidRequest, TooLarge, Unsupported
 
 MAX_NODES = 4000
 MAX_WEIGHT_VALUES = 160_000_000  # float32 values over all initializers: VGG-16's 138 M fits

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .exceptions import InvalidRequest, TooLarge, Unsupported
+from ..exceptions import InvalidRequest, TooLarge, Unsupported
 
 MAX_HEADER_BYTES = 16 * 2**20
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "F64": np.float64}
