@@ -248,3 +248,7 @@ def _find(model_id: str) -> dict[str, Any]:
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise NotFound(f"There is no model {model_id!r} in the catalogue.{hint} The models are: "
                    f"{', '.join(MODEL_IDS)}.", ["model_id"])
+
+
+def list_models() -> list[dict[str, Any]]:
+    return [describe(model_id) | {"layers": len(_find(model_id)["layers"])} for model_id in MODEL_IDS]
