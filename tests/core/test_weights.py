@@ -101,3 +101,16 @@ def test_hostile_files_are_refused_with_a_sentence(make, error: type, words: str
     net, state = _resnet18()
     with pytest.raises(error, match=words):
         read_safetensors(make(state), _expected(net))
+
+
+def test_a_weights_folder_supplies_a_catalogue_models_trained_weights(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    from convscope.core.models.weights import expected_parameters, trained_weights
+    net = TorchNetwork(catalogue.network("alexnet"))
+    assert expected_parameters(catalogue.network("alexnet")) == _expected(net)
+    save_file(_state_dict(net), str(tmp_path / "alexnet.safetensors"))
+    weights = trained_weights(str(tmp_path), "alexnet", catalogue.network("alexnet"))
+    torch.testing.assert_close(torch.from_numpy(weights["features.0"]["weight"]), net.mods["features__0"].weight)
+    assert trained_weights(str(tmp_path), "vgg16", catalogue.network("vgg16")) is None
+    assert trained_weights("", "alexnet", catalogue.network("alexnet")) is None

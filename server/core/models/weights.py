@@ -51,6 +51,30 @@ def parameter_shapes(layer: dict[str, Any], input_shape: Iterable[int],
     return shapes
 
 
+def expected_parameters(network: dict[str, Any]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Layer name → its state_dict entries and shapes, from the network's shape arithmetic."""
+    from ..layers import summarize
+    summary = summarize(network["input_shape"], network["layers"])
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    for layer, entry in zip(network["layers"], summary["layers"]):
+        shapes = parameter_shapes(layer, entry["input_shape"], entry["output_shape"])
+        if shapes:
+            out[entry["name"]] = shapes
+    return out
+
+
+def trained_weights(weights_dir: str, model_id: str, network: dict[str, Any],
+                    ) -> dict[str, dict[str, np.ndarray]] | None:
+    """The course's trained weights for a catalogue model (`<weights_dir>/<id>.safetensors`), or None."""
+    if not weights_dir:
+        return None
+    from pathlib import Path
+    path = Path(weights_dir) / f"{model_id}.safetensors"
+    if not path.is_file():
+        return None
+    return read_safetensors(path.read_bytes(), expected_parameters(network))
+
+
 def read_safetensors(data: bytes, expected: dict[str, dict[str, tuple[int, ...]]],
                      ) -> dict[str, dict[str, np.ndarray]]:
     """Layer name → parameter → float32 array, after every key and shape is checked against `expected`."""
