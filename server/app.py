@@ -17,14 +17,15 @@ from .compute import ComputeGate
 from .errors import install_error_handlers
 from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
 from .core.images import ImageStore
-from .routes import arithmetic, course, docs, exercises, health, images, lab, ops, pages, views
+from .core.models.store import ModelStore
+from .routes import arithmetic, course, docs, exercises, health, images, lab, models, ops, pages, views
 from .security import BodyLimit, outermost
 from .settings import Settings, get_settings, resolve_device
 
 log = logging.getLogger("convscope")
 
 _ROUTERS = [health.router, ops.router, pages.router, docs.router, images.router, lab.router, views.router,
-            arithmetic.router, exercises.router, course.router, course.fcn_router]
+            arithmetic.router, exercises.router, course.router, course.fcn_router, models.router]
 
 
 class _App(FastAPI):
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.device = resolve_device(settings.device)
     app.state.gate = ComputeGate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
     app.state.images = ImageStore(settings.image_cache_bytes)
+    app.state.models = ModelStore(settings.model_cache_bytes)
     app.state.assets = assets = AssetTable()
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals.update(static_url=assets.url, plotly_url=assets.plotly_url, version=__version__)

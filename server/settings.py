@@ -35,6 +35,11 @@ class Settings:
     image_max_side: int = 1024
     image_max_pixels: int = 50_000_000
     image_cache_bytes: int = 512 * 1024 * 1024
+    #: Uploaded models (ONNX): the largest file, in bytes, and the in-memory store of their weights.
+    max_model_bytes: int = 64 * 1024 * 1024
+    model_cache_bytes: int = 1024 * 1024 * 1024
+    #: A folder of trained catalogue weights, `<model id>.safetensors` (torchvision's keys); empty: none.
+    weights_dir: str = ""
     #: Torch jobs that run at once, and how many may wait before the server answers 503.
     max_concurrency: int = 2
     max_queue: int = 256
