@@ -1,4 +1,4 @@
-"""Every benchmark, one table of ratios: python -m bench [--quick] [ops] [pipeline] [frames] [lab] [load]
+"""Every benchmark, one table of ratios: python -m bench [--quick] [ops] [pipeline] [frames] [lab] [networks] [load]
 
 Runs the ops overhead (bench/ops_overhead.py), the image pipeline (bench/image_pipeline.py), the
 animation frame time in headless Chromium (bench/frame_time.py) and the lecture load test
@@ -48,6 +48,12 @@ def _lab(quick: bool) -> list[Row]:
     return lab.run(quick)
 
 
+def _networks(quick: bool) -> list[Row]:
+    from . import networks
+
+    return networks.run(quick)
+
+
 def _load(quick: bool) -> list[Row]:
     from . import load
 
@@ -55,7 +61,7 @@ def _load(quick: bool) -> list[Row]:
 
 
 BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {"ops": _ops, "pipeline": _pipeline, "frames": _frames,
-                                                      "lab": _lab, "load": _load}
+                                                      "lab": _lab, "networks": _networks, "load": _load}
 
 
 def table(rows: list[Row], header: str) -> str:
