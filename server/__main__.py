@@ -1,11 +1,10 @@
-"""python -m convscope --host H --port P [--workers N]
+"""python -m convscope [serve] --host H --port P [--workers N]: the uvicorn options behind `convscope serve`.
 
 Every uvicorn option that decides how the server behaves under a full lecture hall is set here on
 purpose; the ones a deployer may need to change come from Settings (CONVSCOPE_* variables).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from typing import Any
@@ -58,18 +57,14 @@ def _raise_open_files_limit(wanted: int) -> None:
         log.warning("open-files limit %d is below CONVSCOPE_MAX_CONNECTIONS + 64 = %d", target, wanted)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m convscope", description="Serve convscope.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (each holds its own image cache)")
-    parser.add_argument("--log-level", default="info")
-    args = parser.parse_args(argv)
+def serve(host: str, port: int, workers: int, log_level: str) -> None:
     settings = Settings.from_env()
     _raise_open_files_limit(settings.max_connections + 64)  # + files, pipes and the listening socket
-    uvicorn.run("convscope.app:app", host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
+    uvicorn.run("convscope.app:app", host=host, port=port, workers=workers, log_level=log_level,
                 **uvicorn_options(settings))
 
 
 if __name__ == "__main__":
-    main()
+    from .cli import main
+
+    main(["serve", *sys.argv[1:]] if sys.argv[1:2] not in (["serve"], ["grade"]) else sys.argv[1:])

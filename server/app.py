@@ -19,7 +19,7 @@ from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
 from .core.images import ImageStore
 from .core.models.store import ModelStore
 from .routes import arithmetic, course, docs, exercises, health, images, lab, models, ops, pages, views
-from .security import BodyLimit, outermost
+from .security import BodyLimit, HeadAsGet, outermost
 from .settings import Settings, get_settings, resolve_device
 
 log = logging.getLogger("convscope")
@@ -65,7 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Streamed feature maps are incompressible and must reach the page frame by frame.
     app.add_middleware(GZipMiddleware, minimum_size=1024,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, FRAMES_MEDIA_TYPE))
-    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
+                       uploads={"/api/v1/models": settings.max_model_bytes})
+    app.add_middleware(HeadAsGet)
     log.info("convscope %s computing on %s", __version__, app.state.device)
     return app
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -68,6 +69,12 @@ def _unreadable_json(exc: StarletteHTTPException) -> str | None:
     return None
 
 
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not an API client): it gets the HTML 404 in the site's layout."""
+    accept = request.headers.get("accept", "")
+    return not request.url.path.startswith(("/api/", "/static/", "/vendor/")) and "text/html" in accept
+
+
 def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
     @app.exception_handler(ConvscopeError)
     async def _core(request: Request, exc: ConvscopeError) -> JSONResponse:
@@ -83,7 +90,10 @@ def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
         return error_response(422, sentences[0], detail)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and wants_page(request):
+            return request.app.state.templates.TemplateResponse(request, "404.html", {"path": request.url.path},
+                                                                 status_code=404)
         if (unreadable := _unreadable_json(exc)) is not None:
             return error_response(422, unreadable)
         template = _HTTP_SENTENCES.get(exc.status_code)

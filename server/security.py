@@ -173,26 +173,46 @@ class _TooLarge(Exception):
     pass
 
 
+class HeadAsGet:
+    """HEAD wherever GET works: the app answers a GET, and the body is dropped (the headers stay, length too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def no_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, no_body)
+
+
 class BodyLimit:
     """Refuse bodies past the cap with the 413 envelope.
 
     Content-Length is checked before the app runs; a chunked body is counted as it streams, and once it
     passes the cap the app's own answer to the cut-off body (FastAPI makes it a 400) is replaced by the 413.
-    Upload paths (multipart images) get their own, larger cap.
+    Upload paths (multipart images, ONNX models) get their own, larger caps.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int,
-                 upload_prefix: str = "/api/v1/images") -> None:
+                 upload_prefix: str = "/api/v1/images", uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body_bytes
-        self.max_upload = max_upload_bytes
-        self.upload_prefix = upload_prefix
+        self.uploads = {upload_prefix: max_upload_bytes, **(uploads or {})}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cap = self.max_upload if scope["path"].startswith(self.upload_prefix) else self.max_body
+        path = scope["path"]
+        cap = next((c for prefix, c in self.uploads.items() if path == prefix or path.startswith(prefix + "/")),
+                   self.max_body)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > cap:
             await self._refuse(scope, receive, send, cap)

@@ -13,6 +13,28 @@ from .core.limits import Limits
 from .security import check_cors_origins, check_frame_ancestors
 
 _PREFIX = "CONVSCOPE_"
+_BIG = 2**50
+#: The allowed range of every number, checked at start-up (and for Settings made in code).
+RANGES: dict[str, tuple[float, float]] = {
+    "torch_threads": (0, 1024), "max_body_bytes": (1, _BIG), "max_upload_bytes": (1, _BIG),
+    "max_input_elements": (1, _BIG), "max_output_elements": (1, _BIG), "max_toeplitz_entries": (1, _BIG),
+    "max_trace_terms": (1, _BIG), "max_im2col_elements": (1, _BIG), "image_max_side": (8, 16384),
+    "image_max_pixels": (1, _BIG), "image_cache_bytes": (1, _BIG), "max_model_bytes": (1, _BIG),
+    "model_cache_bytes": (1, _BIG), "max_concurrency": (1, 256), "max_queue": (0, 1_000_000),
+    "queue_timeout_s": (0.001, 3600), "keep_alive_s": (1, 3600), "max_connections": (1, 1_000_000),
+    "graceful_shutdown_s": (0, 3600),
+}
+CHOICES: dict[str, tuple[str, ...]] = {"http": ("auto", "h11")}
+
+
+class SettingsError(ValueError):
+    """A CONVSCOPE_* value out of its type or range: one line naming the variable, the value and what is allowed."""
+
+
+def _allowed(name: str, kind: type) -> str:
+    lo, hi = (f"{int(v):,}" if float(v).is_integer() else f"{v:g}" for v in RANGES[name])
+    what = "an integer" if kind is int else "a number"
+    return f"{what} from {lo} to {hi}" if RANGES[name][1] < _BIG else f"{what} of at least {lo}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,17 @@ class Settings:
     http: str = "auto"
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in RANGES:
+                kind = int if isinstance(f.default, int) else float
+                lo, hi = RANGES[f.name]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi \
+                        or (kind is int and not isinstance(value, int)):
+                    raise SettingsError(f"{_PREFIX}{f.name.upper()}={value!r}: must be {_allowed(f.name, kind)}.")
+            if f.name in CHOICES and value not in CHOICES[f.name]:
+                raise SettingsError(f"{_PREFIX}{f.name.upper()}={value!r}: must be one of "
+                                    f"{', '.join(CHOICES[f.name])}.")
         # Both go into response headers: a value that could inject a directive is refused at start-up.
         object.__setattr__(self, "frame_ancestors", check_frame_ancestors(self.frame_ancestors))
         object.__setattr__(self, "cors_origins", check_cors_origins(self.cors_origins))
@@ -81,10 +114,13 @@ class Settings:
                 values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
             elif isinstance(default, bool):
                 values[f.name] = raw.lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                values[f.name] = int(raw)
-            elif isinstance(default, float):
-                values[f.name] = float(raw)
+            elif isinstance(default, (int, float)):
+                kind = type(default)
+                try:
+                    values[f.name] = kind(raw.strip())
+                except ValueError:
+                    raise SettingsError(f"{_PREFIX}{f.name.upper()}={raw!r}: must be "
+                                        f"{_allowed(f.name, kind)}.") from None
             else:
                 values[f.name] = raw
         return cls(**values)  # type: ignore[arg-type]

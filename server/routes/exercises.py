@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from ..core import exercises
+from .. import grading
 from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas_arith import ExerciseRequest, ExerciseResponse, GradeRequest, GradeResponse, KindsResponse
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api/v1/exercises", tags=["exercises"], dependencies=
 @router.get("/kinds", response_model=KindsResponse, responses=ERRORS, summary="The exercise kinds",
             description="Every kind with a description, its answer form and its difficulties, and the grading rules.")
 async def kinds() -> JSONResponse:
-    return JSONResponse({"ok": True, "kinds": exercises.kinds(), "grading": exercises.GRADING})
+    return JSONResponse(grading.kinds())
 
 
 @router.post("", response_model=ExerciseResponse, responses=ERRORS, summary="Create an exercise",
@@ -25,8 +25,7 @@ async def kinds() -> JSONResponse:
                          "1, 2, 3 is a 422.")
 async def create(body: Annotated[ExerciseRequest, Body(openapi_examples=for_endpoint("exercises"))],
                  request: Request) -> JSONResponse:
-    result = await gate_of(request).run(exercises.create, body.kind, body.seed, body.difficulty)
-    return JSONResponse({"ok": True, **result})
+    return JSONResponse(await gate_of(request).run(grading.exercise, body.kind, body.seed, body.difficulty))
 
 
 @router.post("/grade", response_model=GradeResponse, responses=ERRORS, summary="Grade an answer",
@@ -35,6 +34,5 @@ async def create(body: Annotated[ExerciseRequest, Body(openapi_examples=for_endp
                          "expected.")
 async def grade(body: Annotated[GradeRequest, Body(openapi_examples=for_endpoint("exercises/grade"))],
                 request: Request) -> JSONResponse:
-    result = await gate_of(request).run(exercises.grade, body.kind, body.seed, body.difficulty, body.answer,
-                                        body.reveal)
-    return JSONResponse({"ok": True, **result})
+    return JSONResponse(await gate_of(request).run(grading.grade, body.kind, body.seed, body.difficulty,
+                                                   body.answer, body.reveal))
