@@ -128,7 +128,7 @@ def test_non_json_body_is_415(client):
 
 def test_exercise_round_trip(client):
     kinds = client.get("/api/v1/exercises/kinds").json()
-    assert kinds["ok"] is True and len(kinds["kinds"]) == 9 and kinds["grading"]["tolerance"] == 1e-6
+    assert kinds["ok"] is True and len(kinds["kinds"]) == 11 and kinds["grading"]["tolerance"] == 1e-6
     ex = client.post("/api/v1/exercises", json={"kind": "conv_output_values", "seed": 11, "difficulty": 2}).json()
     assert ex["ok"] is True and ex["given"]["op"] == "conv2d" and "cross-correlation" in ex["prompt"]
     body = {k: ex[k] for k in ("kind", "seed", "difficulty")}
