@@ -56,7 +56,7 @@ def test_runner_table_and_names(capsys: pytest.CaptureFixture[str]) -> None:
     text = table([Row("load", "errors", "0 of 10", "goal 0")], "# header")
     assert text.splitlines() == ["# header", "", "| benchmark | measure | value | ratio |", "|---|---|---|---|",
                                  "| load | errors | 0 of 10 | goal 0 |"]
-    assert set(BENCHMARKS) == {"ops", "pipeline", "frames", "load"}
+    assert set(BENCHMARKS) == {"ops", "pipeline", "frames", "lab", "networks", "load"}
     with pytest.raises(SystemExit):
         main(["nonesuch"])
     assert "unknown benchmark" in capsys.readouterr().err
