@@ -156,6 +156,11 @@ class KernelList(BaseModel):
                                                       "weights (the default kH×kW taps).")
 
 
+#: The request body of an upload route: multipart/form-data with one file field, `file` (OpenAPI's words;
+#: the routes read it themselves, server/uploads.py).
+FILE_UPLOAD: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
 PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"description": "The image as an 8-bit PNG.", "content": {"image/png": {"schema": {"type": "string",
                                                                                           "format": "binary"}}}}}

@@ -235,9 +235,8 @@ def _plan_pool(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limit
         if opdef.dims == 2:
             return F.avg_pool2d(t, spec.kernel, spec.stride, spec.padding, spec.ceil_mode, spec.count_include_pad,
                                 spec.divisor_override)
-        # avg_pool1d has no divisor_override: run it as a 1×L avg_pool2d, which is the same arithmetic.
-        return F.avg_pool2d(t.unsqueeze(2), (1, *spec.kernel), (1, *spec.stride), (0, *spec.padding),
-                            spec.ceil_mode, spec.count_include_pad, spec.divisor_override).squeeze(2)
+        # No divisor_override here: shapes.check_pool refuses it for avg_pool1d, as torch has none.
+        return F.avg_pool1d(t, spec.kernel, spec.stride, spec.padding, spec.ceil_mode, spec.count_include_pad)
 
     return _Plan(spec, spec.output_shape, {}, avg)
 

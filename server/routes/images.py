@@ -12,7 +12,7 @@ from ..core.images import DecodedImage, ImageStore
 from ..core.kernels import list_kernels
 from ..core.samples import list_samples, load_sample
 from ..responses import JSONResponse
-from ..schemas_lab import PNG_RESPONSE, ImageInfo, KernelList, SampleInfo, SampleList
+from ..schemas_lab import FILE_UPLOAD, PNG_RESPONSE, ImageInfo, KernelList, SampleInfo, SampleList
 from ..uploads import read_upload
 from .deps import ERRORS, JSON_ERRORS, gate_of, settings_of
 
@@ -45,9 +45,7 @@ def _png_response(data: bytes) -> PNGResponse:
 
 
 @router.post("/images", responses=ERRORS, response_model=ImageInfo, summary="Upload an image (multipart field `file`); kept in memory only",
-             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["file"],
-                 "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
+             openapi_extra=FILE_UPLOAD)
 async def upload_image(request: Request) -> JSONResponse:
     s = settings_of(request)
     upload = await read_upload(request, field_name="file", max_bytes=s.max_upload_bytes)

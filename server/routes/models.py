@@ -10,6 +10,7 @@ from ..core.layers import summarize
 from ..core.models import catalogue
 from ..core.models.store import ModelStore
 from ..responses import JSONResponse
+from ..schemas_lab import FILE_UPLOAD
 from ..uploads import read_upload
 from .deps import ERRORS, gate_of, settings_of
 
@@ -51,9 +52,7 @@ async def model(model_id: str, request: Request) -> JSONResponse:
              description="Parsed as data with the onnx library (never unpickled, never executed), translated into "
                          "layers with its initializers as weights. An operator it cannot translate is a 422 naming "
                          "the node, its op type and the supported ones.",
-             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                 "type": "object", "required": ["file"],
-                 "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
+             openapi_extra=FILE_UPLOAD)
 async def upload_model(request: Request) -> JSONResponse:
     s = settings_of(request)
     upload = await read_upload(request, field_name="file", max_bytes=s.max_model_bytes)
