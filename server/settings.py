@@ -1,100 +1,101 @@
-"""Every limit and knob, read from CONVSCOPE_* environment variables into one object.
+"""Every limit and knob, read from CONVSCOPE_* environment variables into one typed object.
 
-Created by a cached getter, never at import time; tests pass their own
-`Settings(...)` to `create_app`.
+Each setting is declared once below: its type, default, range and meaning. Start-up
+refuses a bad value with one line naming the variable, the value and what is allowed;
+the README's settings table is printed from these declarations
+(`python -m convscope.settings`). Created by a cached getter, never at import time;
+tests pass their own `Settings(...)` to `create_app`.
 """
 from __future__ import annotations
 
+import contextvars
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from typing import Annotated, Any, Literal
+
+import annotated_types
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 from .core.limits import Limits
 from .security import check_cors_origins, check_frame_ancestors
 
 _PREFIX = "CONVSCOPE_"
-_BIG = 2**50
-#: The allowed range of every number, checked at start-up (and for Settings made in code).
-RANGES: dict[str, tuple[float, float]] = {
-    "torch_threads": (0, 1024), "max_body_bytes": (1, _BIG), "max_upload_bytes": (1, _BIG),
-    "max_input_elements": (1, _BIG), "max_output_elements": (1, _BIG), "max_toeplitz_entries": (1, _BIG),
-    "max_trace_terms": (1, _BIG), "max_im2col_elements": (1, _BIG), "image_max_side": (8, 16384),
-    "image_max_pixels": (1, _BIG), "image_cache_bytes": (1, _BIG), "max_model_bytes": (1, _BIG),
-    "model_cache_bytes": (1, _BIG), "max_concurrency": (1, 256), "max_queue": (0, 1_000_000),
-    "queue_timeout_s": (0.001, 3600), "keep_alive_s": (1, 3600), "max_connections": (1, 1_000_000),
-    "graceful_shutdown_s": (0, 3600),
-}
-CHOICES: dict[str, tuple[str, ...]] = {"http": ("auto", "h11")}
+_KiB, _MiB, _GiB = 1024, 1024**2, 1024**3
+_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("environ", default=None)
 
 
 class SettingsError(ValueError):
     """A CONVSCOPE_* value out of its type or range: one line naming the variable, the value and what is allowed."""
 
 
-def _allowed(name: str, kind: type) -> str:
-    lo, hi = (f"{int(v):,}" if float(v).is_integer() else f"{v:g}" for v in RANGES[name])
-    what = "an integer" if kind is int else "a number"
-    return f"{what} from {lo} to {hi}" if RANGES[name][1] < _BIG else f"{what} of at least {lo}"
+def _count(default: int, lo: int, meaning: str, hi: int | None = None, unit: str = "") -> Any:
+    return Field(default, ge=lo, le=hi, description=meaning, json_schema_extra={"unit": unit} if unit else None)
 
 
-@dataclass(frozen=True)
-class Settings:
-    #: "auto" picks cuda when torch sees a GPU, else cpu; or name one ("cpu", "cuda", "cuda:1").
-    device: str = "auto"
-    #: torch intra-op threads, set once at start-up (0 = cores ÷ max_concurrency, at least 1).
-    torch_threads: int = 0
-    #: Largest JSON body accepted, in bytes (413 past it).
-    max_body_bytes: int = 16 * 1024 * 1024
-    #: Largest image upload, in bytes.
-    max_upload_bytes: int = 20 * 1024 * 1024
-    #: Tensor caps, checked on shapes before any allocation.
-    max_input_elements: int = 1_000_000
-    max_output_elements: int = 4_000_000
-    max_toeplitz_entries: int = 250_000
-    max_trace_terms: int = 400_000
-    max_im2col_elements: int = 2_000_000
-    #: Uploaded images: longest side after resizing, decoded-pixel cap, in-memory cache size.
-    image_max_side: int = 1024
-    image_max_pixels: int = 50_000_000
-    image_cache_bytes: int = 512 * 1024 * 1024
-    #: Uploaded models (ONNX): the largest file, in bytes, and the in-memory store of their weights.
-    max_model_bytes: int = 64 * 1024 * 1024
-    model_cache_bytes: int = 1024 * 1024 * 1024
-    #: A folder of trained catalogue weights, `<model id>.safetensors` (torchvision's keys); empty: none.
-    weights_dir: str = ""
-    #: Torch jobs that run at once, and how many may wait before the server answers 503.
-    max_concurrency: int = 2
-    max_queue: int = 256
-    #: Seconds a queued job may wait for its turn before a 503 with Retry-After.
-    queue_timeout_s: float = 20.0
-    #: Who may embed the pages in a frame (CSP frame-ancestors), e.g. "'self' https://course.example.edu".
-    frame_ancestors: str = "'self'"
-    #: Origins allowed to call the API from a browser (CORS); empty = CORS off.
-    cors_origins: tuple[str, ...] = field(default_factory=tuple)
-    #: `python -m convscope` (uvicorn): seconds an idle connection stays open; above a reverse proxy's idle timeout.
-    keep_alive_s: int = 15
-    #: Open connections per worker (idle keep-alive included) before uvicorn answers a bare 503; below `ulimit -n`.
-    max_connections: int = 2048
-    #: Seconds a stopping server lets in-flight requests finish (under `docker stop`'s 10 s before SIGKILL).
-    graceful_shutdown_s: int = 8
-    #: HTTP parser: "auto" (httptools when installed, fast, no header cap) or "h11" (caps headers at 16 KiB).
-    http: str = "auto"
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, frozen=True, extra="forbid", validate_default=True)
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in RANGES:
-                kind = int if isinstance(f.default, int) else float
-                lo, hi = RANGES[f.name]
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi \
-                        or (kind is int and not isinstance(value, int)):
-                    raise SettingsError(f"{_PREFIX}{f.name.upper()}={value!r}: must be {_allowed(f.name, kind)}.")
-            if f.name in CHOICES and value not in CHOICES[f.name]:
-                raise SettingsError(f"{_PREFIX}{f.name.upper()}={value!r}: must be one of "
-                                    f"{', '.join(CHOICES[f.name])}.")
-        # Both go into response headers: a value that could inject a directive is refused at start-up.
-        object.__setattr__(self, "frame_ancestors", check_frame_ancestors(self.frame_ancestors))
-        object.__setattr__(self, "cors_origins", check_cors_origins(self.cors_origins))
+    device: str = Field("auto", description="`cuda` when torch sees a GPU, else `cpu`; or name one (`cuda:1`)")
+    torch_threads: int = _count(0, 0, "torch intra-op threads per job (0 = cores ÷ `MAX_CONCURRENCY`, at least 1: "
+                                   "more threads than cores make OpenMP spin-wait, several times slower on 2 cores)",
+                                1024)
+    max_body_bytes: int = _count(16 * _MiB, 1, "largest JSON body (413 past it)", unit="bytes")
+    max_upload_bytes: int = _count(20 * _MiB, 1, "largest image upload", unit="bytes")
+    max_input_elements: int = _count(1_000_000, 1, "largest tensor in a request")
+    max_output_elements: int = _count(4_000_000, 1, "largest output (413 past it, before computing)")
+    max_toeplitz_entries: int = _count(250_000, 1, "largest Toeplitz matrix")
+    max_trace_terms: int = _count(400_000, 1, "largest trace")
+    max_im2col_elements: int = _count(2_000_000, 1, "largest im2col matrix")
+    image_max_side: int = _count(1024, 8, "uploads are resized to this longest side", 16384)
+    image_max_pixels: int = _count(50_000_000, 1, "decoded-pixel cap (decompression bombs)")
+    image_cache_bytes: int = _count(512 * _MiB, 1, "in-memory image cache", unit="bytes")
+    max_model_bytes: int = _count(64 * _MiB, 1, "largest ONNX upload", unit="bytes")
+    model_cache_bytes: int = _count(_GiB, 1, "in-memory store of uploaded models' weights", unit="bytes")
+    weights_dir: str = Field("", description="folder of trained catalogue weights, `<id>.safetensors` "
+                                             "(torchvision's keys); empty: none")
+    max_concurrency: int = _count(2, 1, "torch jobs at once", 256)
+    max_queue: int = _count(256, 0, "waiting jobs before 503 (each holds its parsed request while it waits)", 1_000_000)
+    queue_timeout_s: float = Field(20.0, ge=0.001, le=3600, description="seconds a job may wait before 503")
+    frame_ancestors: str = Field("'self'", description="who may embed the pages (CSP `frame-ancestors`), "
+                                                       "e.g. `'self' https://course.example.edu`")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="comma-separated origins allowed to call the API from a browser; empty: CORS off")
+    keep_alive_s: int = _count(15, 1, "seconds an idle connection stays open (`python -m convscope`); behind a "
+                                  "reverse proxy, set it above the proxy's idle timeout", 3600)
+    max_connections: int = _count(2048, 1, "open connections per worker, idle ones included, before uvicorn refuses "
+                                     "with a bare 503; keep it below `ulimit -n`", 1_000_000)
+    graceful_shutdown_s: int = _count(8, 0, "seconds a stopping server lets in-flight requests finish "
+                                         "(`docker stop` kills after 10)", 3600)
+    http: Literal["auto", "h11"] = Field("auto", description="HTTP parser: `auto` (httptools when installed: fast, "
+                                                             "no header-size cap) or `h11` (headers capped at 16 KiB, "
+                                                             "for a server that faces the internet without a proxy)")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise SettingsError(_sentence(err)) from None
+
+    # Both go into response headers: a value that could inject a directive is refused at start-up.
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        return check_frame_ancestors(value)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _cors_origins(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [o.strip() for o in value.split(",") if o.strip()]
+        return check_cors_origins(value)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+        environ = _ENVIRON.get()
+        return (init_settings, env_settings if environ is None else _MappingSource(settings_cls, environ))
 
     @property
     def limits(self) -> Limits:
@@ -102,28 +103,89 @@ class Settings:
                       self.max_trace_terms, self.max_im2col_elements)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(_PREFIX + f.name.upper())
-            if raw is None:
-                continue
-            default = f.default if f.default is not f.default_factory else ()  # type: ignore[comparison-overlap]
-            if f.name == "cors_origins":
-                values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
-            elif isinstance(default, bool):
-                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, (int, float)):
-                kind = type(default)
-                try:
-                    values[f.name] = kind(raw.strip())
-                except ValueError:
-                    raise SettingsError(f"{_PREFIX}{f.name.upper()}={raw!r}: must be "
-                                        f"{_allowed(f.name, kind)}.") from None
-            else:
-                values[f.name] = raw
-        return cls(**values)  # type: ignore[arg-type]
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """The settings of the process environment, or of `environ` alone."""
+        token = _ENVIRON.set(os.environ if environ is None else environ)
+        try:
+            return cls()
+        finally:
+            _ENVIRON.reset(token)
+
+
+class _MappingSource(EnvSettingsSource):
+    """The environment source reading a given mapping instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._mapping = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {k.lower(): v for k, v in self._mapping.items()}
+
+
+def _bounds(name: str) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for rule in Settings.model_fields[name].metadata:
+        if isinstance(rule, annotated_types.Ge):
+            lo = rule.ge  # type: ignore[assignment]
+        elif isinstance(rule, annotated_types.Le):
+            hi = rule.le  # type: ignore[assignment]
+    return lo, hi
+
+
+def _number(v: float) -> str:
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+
+def allowed(name: str) -> str:
+    """What a setting accepts, in words: 'an integer from 1 to 256', 'one of auto, h11', 'text'."""
+    field = Settings.model_fields[name]
+    if field.annotation in (int, float):
+        what = "an integer" if field.annotation is int else "a number"
+        lo, hi = _bounds(name)
+        return f"{what} from {_number(lo)} to {_number(hi)}" if hi is not None else f"{what} of at least {_number(lo)}"
+    if getattr(field.annotation, "__origin__", None) is Literal:
+        return "one of " + ", ".join(field.annotation.__args__)  # type: ignore[union-attr]
+    return "text"
+
+
+def _sentence(err: ValidationError) -> str:
+    first = err.errors()[0]
+    if first["type"] == "extra_forbidden":
+        return f"{first['loc'][0]!r} is not a setting; the settings are {', '.join(Settings.model_fields)}."
+    name = str(first["loc"][0])
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, ValueError) and str(cause).startswith(_PREFIX):
+        return str(cause)  # the header checks speak for themselves
+    value, kind = first["input"], Settings.model_fields[name].annotation
+    if isinstance(value, str) and kind in (int, float):
+        try:
+            value = kind(value.strip())
+        except ValueError:
+            pass
+    return f"{_PREFIX}{name.upper()}={value!r}: must be {allowed(name)}."
+
+
+def _default(name: str) -> str:
+    value = Settings.model_fields[name].default
+    extra = Settings.model_fields[name].json_schema_extra or {}
+    if value in ("", ()):
+        return "(none)"
+    if isinstance(value, str):
+        return f"`{value}`"
+    if extra.get("unit") == "bytes":  # type: ignore[union-attr]
+        for size, unit in ((_GiB, "GiB"), (_MiB, "MiB"), (_KiB, "KiB")):
+            if value % size == 0:
+                return f"{value // size} {unit}"
+    return _number(value)
+
+
+def table_rows() -> Iterator[str]:
+    """The README's settings table, one row per setting, from the declarations above."""
+    yield "| variable | default | allowed | meaning |"
+    yield "|---|---|---|---|"
+    for name, field in Settings.model_fields.items():
+        yield f"| `{_PREFIX}{name.upper()}` | {_default(name)} | {allowed(name)} | {field.description} |"
 
 
 @lru_cache(maxsize=1)
@@ -140,3 +202,7 @@ def resolve_device(requested: str) -> str:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"CONVSCOPE_DEVICE={requested} but torch sees no GPU")
     return "cuda:0" if requested == "cuda" else requested
+
+
+if __name__ == "__main__":
+    print("\n".join(table_rows()))
