@@ -8,13 +8,32 @@ import pytest
 
 from ..live import ROOT, server_env
 
-PAGES = ["/", "/conv", "/transpose", "/pool", "/matrices", "/receptive-field", "/lab", "/backprop",
-         "/fully-convolutional", "/equivariance", "/docs", "/openapi.json", "/api/v1/health", "/api/v1/models",
-         "/api/v1/layers", "/api/v1/presets", "/static/favicon.svg"]
+from convscope.app import create_app
+from convscope.settings import Settings
+
+
+def _get_paths() -> list[str]:
+    """Every GET route of the app without a path parameter, and a static asset."""
+    def walk(routes: list, prefix: str) -> list[tuple[str, object]]:
+        found = []
+        for r in routes:
+            if hasattr(r, "original_router"):  # an included router
+                found += walk(r.original_router.routes, prefix + r.include_context.prefix)
+            elif hasattr(r, "path"):
+                found.append((prefix + r.path, getattr(r, "methods", None) or ()))
+        return found
+
+    paths = {p for p, methods in walk(create_app(Settings(device="cpu")).routes, "")
+             if "GET" in methods and "{" not in p}
+    return sorted(paths) + ["/static/favicon.svg"]
+
+
+PAGES = _get_paths()
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_head_answers_wherever_get_does(client, path: str) -> None:
+    assert {"/", "/conv", "/lab", "/equivariance", "/docs", "/api/v1/models"} <= set(PAGES)
     get, head = client.get(path), client.head(path)
     assert get.status_code == head.status_code == 200, path
     assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"]
