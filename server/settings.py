@@ -194,14 +194,17 @@ def get_settings() -> Settings:
 
 
 def resolve_device(requested: str) -> str:
-    """The torch device name this process computes on."""
+    """The torch device name this process computes on. On a GPU, TF32 is turned off: float32 maps are
+    float32 (TF32 keeps 10 mantissa bits, so GPU maps would differ from the CPU's in the fourth digit)."""
     import torch
 
-    if requested == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"CONVSCOPE_DEVICE={requested} but torch sees no GPU")
-    return "cuda:0" if requested == "cuda" else requested
+    device = ("cuda:0" if torch.cuda.is_available() else "cpu") if requested == "auto" else requested
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"CONVSCOPE_DEVICE={requested} but torch sees no GPU")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return "cuda:0" if device == "cuda" else device
 
 
 if __name__ == "__main__":
