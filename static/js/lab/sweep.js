@@ -6,6 +6,9 @@ import { Player } from "../player.js";
 const PAD = "rgba(204, 121, 167, 0.35)";
 const TAP = "#e69f00";
 const CURRENT = "#0072b2";
+// Stepping cell by cell walks a patch of this many cells a side (a 256² map would be 65,536 frames);
+// a click on the stepped map moves the patch there.
+const PATCH = 16;
 
 export class Sweep {
   constructor({ select, unitSelect, zoomSelect, player, input, output, inputCap, outputCap, text }) {
@@ -13,8 +16,14 @@ export class Sweep {
     this.player = new Player(player, { onFrame: (k) => this.draw(k) });
     this.layers = [];
     select.addEventListener("change", () => this.choose());
-    unitSelect.addEventListener("change", () => this.choose());
+    unitSelect.addEventListener("change", () => {
+      // A 16×16 patch is a dot on a whole large map: zoom in around it when the map is larger than 64.
+      const side = this.patch ? Math.max(this.patch.rows, this.patch.cols) : 0;
+      if (unitSelect.value === "cell" && zoomSelect.value === "1" && side > 64) zoomSelect.value = "4";
+      this.choose();
+    });
     zoomSelect.addEventListener("change", () => this.draw(this.player.frame));
+    for (const canvas of [input, output]) canvas.addEventListener("click", (e) => this.movePatch(canvas, e));
     // The animator's keys, while the pointer or the focus is in the sweep: space plays, arrows step, +/− speed.
     const panel = player.closest("section");
     let inside = false;
@@ -54,10 +63,43 @@ export class Sweep {
     this.sizeCanvas(this.input, ay.n_in + ay.padding[0] + ay.padding[1], ax.n_in + ax.padding[0] + ax.padding[1]);
     this.sizeCanvas(this.output, ay.n_out, ax.n_out);
     const what = block.sweep.kind === "window" ? "output" : "input";
-    this.player.setFrames(this.byRow ? rows : rows * cols,
-      (k) => (this.byRow ? `${what} row ${k}` : `${what} (${Math.floor(k / cols)}, ${k % cols})`), 0);
+    const h = Math.min(PATCH, rows);
+    const w = Math.min(PATCH, cols);
+    const keep = this.patch && this.patch.rows === rows && this.patch.cols === cols ? this.patch : { r0: 0, c0: 0 };
+    this.patch = { rows, cols, h, w, r0: Math.min(keep.r0, rows - h), c0: Math.min(keep.c0, cols - w) };
+    this.player.root.dataset.patch = this.byRow ? "" : `${this.patch.r0},${this.patch.c0},${h}x${w}`;
+    this.player.setFrames(this.byRow ? rows : h * w, (k) => {
+      if (this.byRow) return `${what} row ${k}`;
+      const [r, c] = this.cellOf(k);
+      return `${what} (${r}, ${c}) of the ${h}×${w} patch at (${this.patch.r0}, ${this.patch.c0})`;
+    }, 0);
     this.inputCap.textContent = `input of layer ${e - 1}: ${ay.n_in}×${ax.n_in}, padding ${ay.padding.join("/")} × ${ax.padding.join("/")} (pink)`;
     this.outputCap.textContent = `output: ${ay.n_out}×${ax.n_out}`;
+  }
+
+  /** Frame k → the stepped cell: row k (by row), or the k-th cell of the patch (by cell). */
+  cellOf(k) {
+    if (this.byRow) return [k, 0];
+    const { r0, c0, w } = this.patch;
+    return [r0 + Math.floor(k / w), c0 + (k % w)];
+  }
+
+  /** A click on the map whose cells are stepped moves the patch's top-left corner to the clicked cell. */
+  movePatch(canvas, e) {
+    if (this.byRow || !this.block || !canvas.view) return;
+    const stepped = this.block.sweep.kind === "window" ? this.output : this.input;
+    if (canvas !== stepped) return;
+    const box = canvas.getBoundingClientRect();
+    const v = canvas.view;
+    const x = ((e.clientX - box.left) * canvas.width) / box.width / v.sx + v.x0;
+    const y = ((e.clientY - box.top) * canvas.height) / box.height / v.sy + v.y0;
+    const { rows, cols, h, w } = this.patch;
+    const clamp = (value, hi) => Math.min(Math.max(Math.floor(value), 0), hi);
+    this.patch.r0 = clamp(y - h / 2, rows - h);
+    this.patch.c0 = clamp(x - w / 2, cols - w);
+    const frame = this.player.frame;
+    this.choose();
+    this.player.seek(Math.min(frame, h * w - 1));
   }
 
   sizeCanvas(canvas, h, w) {
@@ -85,6 +127,7 @@ export class Sweep {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.setTransform(sx, 0, 0, sy, -x0 * sx, -y0 * sy);
     ctx.imageSmoothingEnabled = false;
+    canvas.view = { x0, y0, sx, sy };
     return { ctx, s: Math.min(sx, sy) };
   }
 
@@ -92,8 +135,7 @@ export class Sweep {
     const b = this.block;
     if (!b) return;
     const [ay, ax] = b.sweep.axes;
-    const r = this.byRow ? k : Math.floor(k / this.cols);
-    const c = this.byRow ? 0 : k % this.cols;
+    const [r, c] = this.cellOf(k);
     const window = b.sweep.kind === "window";
     const rowsOf = (axis, o) => axis.taps.map((t) => axis.starts[o] + t);
     const ys = rowsOf(ay, r);
@@ -110,17 +152,21 @@ export class Sweep {
     const octx = out.ctx;
     octx.fillStyle = "#eef0f3";
     octx.fillRect(0, 0, ax.n_out, ay.n_out);
-    // What is done so far, in output cells: whole rows before, and this row up to the current cell.
+    // What is done so far, in output cells: the rows (of the patch) before, and this row up to the current cell.
+    const first = this.byRow ? { r: 0, c: 0, w: this.cols } : { r: this.patch.r0, c: this.patch.c0, w: this.patch.w };
+    const lastCol = this.byRow ? this.cols - 1 : c;
     octx.save();
     octx.beginPath();
     if (window) {
-      octx.rect(0, 0, ax.n_out, r);
-      octx.rect(0, r, this.byRow ? ax.n_out : c + 1, 1);
+      octx.rect(first.c, first.r, first.w, r - first.r);
+      octx.rect(first.c, r, lastCol - first.c + 1, 1);
     } else {
-      const lastRow = rowsOf(ay, r);
-      octx.rect(0, 0, ax.n_out, lastRow[0]);
-      const cols = rowsOf(ax, this.byRow ? this.cols - 1 : c);
-      octx.rect(0, lastRow[0], cols[cols.length - 1] + 1, lastRow[lastRow.length - 1] - lastRow[0] + 1);
+      const span = (axis, a, b) => [rowsOf(axis, a)[0], rowsOf(axis, b)[axis.taps.length - 1] + 1];
+      const [x0, x1] = span(ax, first.c, first.c + first.w - 1);
+      const [y0] = span(ay, first.r, first.r);
+      const [rowTop, rowEnd] = span(ay, r, r);
+      octx.rect(x0, y0, x1 - x0, rowTop - y0);
+      octx.rect(x0, rowTop, span(ax, first.c, lastCol)[1] - x0, rowEnd - rowTop);
     }
     octx.clip();
     octx.drawImage(this.images[this.entry], 0, 0, ax.n_out, ay.n_out);
