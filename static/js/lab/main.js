@@ -10,7 +10,9 @@ import { Sweep } from "./sweep.js";
 const $ = (id) => document.getElementById(id);
 const state = { body: null, controller: null, blocks: [], ready: false, timer: 0, runs: 0 };
 const WANTED_SAMPLE = new URLSearchParams(window.location.search).get("sample");
-const DEBOUNCE_MS = 250;
+// Every edit is a discrete change event; the short wait only folds a burst (a held spinner) into one run,
+// and a run still in flight is cancelled by the next.
+const DEBOUNCE_MS = 60;
 
 function showError(message) {
   $("lab-error").textContent = message || "";
