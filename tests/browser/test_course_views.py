@@ -13,8 +13,14 @@ from .helpers import download_json, open_view
 
 pytestmark = pytest.mark.browser
 CASES = [pytest.param("conv2d", "h=4&w=5&kernel_size=3&stride=2&padding=1&dilation=1", id="conv"),
+         pytest.param("conv2d", "h=5&w=4&channels=4&out_channels=2&groups=2&kernel_size=2,3&stride=1,2&padding=1"
+                      "&dilation=2", id="conv-groups"),
          pytest.param("max_pool2d", "h=6&w=6&kernel_size=2&stride=2&padding=0", id="max"),
-         pytest.param("avg_pool2d", "h=5&w=5&kernel_size=3&stride=2&padding=1", id="avg")]
+         pytest.param("max_pool2d", "h=6&w=7&channels=2&kernel_size=3&stride=2&padding=1&dilation=2&ceil_mode=1",
+                      id="max-dilated-ceil"),
+         pytest.param("avg_pool2d", "h=5&w=5&kernel_size=3&stride=2&padding=1", id="avg"),
+         pytest.param("avg_pool2d", "h=5&w=5&kernel_size=3&stride=2&padding=1&count_include_pad=0", id="avg-exclude-pad"),
+         pytest.param("avg_pool2d", "h=5&w=6&kernel_size=3&stride=2&padding=1&divisor_override=4", id="avg-override")]
 
 
 def _dense(cells: list[dict]) -> np.ndarray:
@@ -28,6 +34,9 @@ def _dense(cells: list[dict]) -> np.ndarray:
 def test_backprop_loads_draws_and_its_pytorch_code_matches(page, live_server, artifacts, op, query):
     open_view(page, f"{live_server}/backprop?op={op}&{query}")
     assert page.get_attribute("body", "data-error") == ""
+    params = dict(kv.split("=") for kv in query.split("&"))
+    channels = int(params.get("channels", 1))
+    assert page.locator("#g-x .grid").count() == channels == page.locator("#g-gi .grid").count()
     assert page.locator("#stage .grid canvas").count() >= 3
     assert int(page.get_attribute("#player", "data-frames")) >= 1
     assert " = " in page.inner_text("#sum")
@@ -41,6 +50,67 @@ def test_backprop_loads_draws_and_its_pytorch_code_matches(page, live_server, ar
     if op == "conv2d":
         np.testing.assert_allclose(printed[1], _dense(trace["grad_weight"]), atol=1e-12)
         assert printed[2] == [c["value"] for c in trace["grad_bias"]]
+        groups = int(params.get("groups", 1))
+        assert trace["groups"] == groups and trace["weight_shape"][:2] == [int(params.get("out_channels", 1)),
+                                                                          channels // groups]
+        assert page.locator("#g-w .grid").count() == int(params.get("out_channels", 1)) * channels // groups
+        assert page.locator("#gb p").count() == len(trace["grad_bias"])
+    if op == "avg_pool2d":  # the divisor the page writes is the rule's (torch's), named under the sums
+        divisors = {t["divisor"] for c in trace["grad_input"] for t in c["terms"]}
+        if "divisor_override" in params:
+            assert divisors == {4} and "divisor_override = 4" in page.inner_text("#rule")
+        elif params.get("count_include_pad") == "0":
+            assert divisors == {4, 6, 9} and "only the window's real cells" in page.inner_text("#rule")
+        else:
+            assert divisors == {9} and "padding included" in page.inner_text("#rule")
+    frames = trace["grad_input"] + trace.get("grad_weight", [])
+    assert int(page.get_attribute("#player", "data-frames")) == len(frames)
+    for k in (0, len(frames) // 2, len(frames) - 1):  # the sum written out has every term of the cell
+        _seek(page, k)
+        assert_sum_written_out(page.inner_text("#sum"), frames[k])
+    assert page.problems == [] and page.outside == []
+
+
+def _seek(page, k: int) -> None:
+    page.eval_on_selector("#player input[name=frame]",
+                          "(el, k) => { el.value = String(k); el.dispatchEvent(new Event('input')); }", k)
+    assert page.get_attribute("#player", "data-frame") == str(k)
+
+
+def assert_sum_written_out(text: str, cell: dict) -> None:
+    name = "grad_weight" if "input_value" in (cell["terms"] or [{}])[0] else "grad_input"
+    head, _, rest = text.partition(" = ")
+    assert head.endswith(f"[{', '.join(map(str, cell['at']))}]"), (text, cell["at"])
+    if not cell["terms"]:
+        assert rest.startswith("0 "), text
+        return
+    assert name in head
+    written = rest.split(" · tie")[0].rsplit(" = ", 1)[0]
+    assert written.count(" + ") == len(cell["terms"]) - 1, (text, len(cell["terms"]))
+
+
+def test_backprop_max_pool_tie_goes_where_torchs_index_says(page, live_server):
+    """Small-integer inputs tie often: torch routes each tied window's gradient to its first maximum
+    (row-major), and the page says which cells tied."""
+    open_view(page, f"{live_server}/backprop?op=max_pool2d&h=6&w=6&kernel_size=3&stride=1&padding=0&seed=3")
+    trace = download_json(page)
+    tied = [(k, c, t) for k, c in enumerate(trace["grad_input"]) for t in c["terms"] if "tied_with" in t]
+    assert tied, "seed 3 gives tied windows"
+    for _, cell, term in tied:
+        assert len(term["tied_with"]) > 1 and cell["at"][2:] == term["tied_with"][0]
+    k, cell, term = tied[0]
+    _seek(page, k)
+    text = page.inner_text("#sum")
+    assert "tie in the window of grad_output" in text and "torch's index picks this cell" in text
+    lit = {tuple(map(int, p.split(","))) for p in
+           (page.get_attribute("#g-x .grid", "data-lit") or "").split(";") if p}
+    assert {tuple(c) for c in term["tied_with"]} <= lit
+    assert page.problems == [] and page.outside == []
+
+
+def test_backprop_groups_that_do_not_divide_are_explained(page, live_server):
+    open_view(page, f"{live_server}/backprop?op=conv2d&channels=3&out_channels=2&groups=2")
+    assert "groups must divide both channels" in page.get_attribute("body", "data-error")
     assert page.problems == [] and page.outside == []
 
 
