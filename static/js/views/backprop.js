@@ -112,7 +112,7 @@ function render() {
 function rule(bt) {
   if (bt.family === "conv") {
     return bt.groups > 1 ? `groups = ${bt.groups}: output channel o reads only the ${bt.weight_shape[1]} input ` +
-      `channels of its group, so grad_input[c] gathers from the ${bt.output_shape[1] / bt.groups} output channels ` +
+      `channels of its group, so grad_input[c] gathers only from the output channels of c's group ` +
       "of c's group and each weight slice correlates one input channel with one grad_output channel."
       : "every output channel reads every input channel (groups = 1).";
   }
