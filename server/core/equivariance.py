@@ -66,7 +66,23 @@ def strided_shift_error(x: torch.Tensor, weight: torch.Tensor, dy: int, dx: int,
     m = k // 2 + 1 + max(abs(q[0]), abs(q[1]))
     inner = diff[m:diff.shape[0] - m, m:diff.shape[1] - m]
     return {"shift": [dy, dx], "multiple_of_stride": dy % stride == 0 and dx % stride == 0, "output_shift": list(q),
-            "interior_max_error": float(inner.max()) if inner.numel() else 0.0, "difference": diff}
+            "interior_max_error": float(inner.max()) if inner.numel() else None,  # None: no cell is far enough in
+            "difference": diff}
+
+
+def rotation_difference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """|conv(rot90(x)) − rot90(conv(x))|: zero only for a kernel that rot90 leaves unchanged."""
+    k = weight.shape[-1]
+    rot = lambda t: torch.rot90(t, 1, (-2, -1))  # noqa: E731
+    return (F.conv2d(rot(x), weight, padding=k // 2) - rot(F.conv2d(x, weight, padding=k // 2))).abs()[0, 0]
+
+
+def scale_difference(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """|conv(half(x)) − half(conv(x))| with bilinear halving: a k×k kernel reads k cells of the half-size image,
+    2k of the original's, so the orders differ (only a 1×1 kernel, which reads no neighbour, commutes)."""
+    k = weight.shape[-1]
+    half = lambda t: F.interpolate(t, scale_factor=0.5, mode="bilinear", align_corners=False)  # noqa: E731
+    return (F.conv2d(half(x), weight, padding=k // 2) - half(F.conv2d(x, weight, padding=k // 2))).abs()[0, 0]
 
 
 def shift_path(dy: int, dx: int) -> list[tuple[int, int]]:
@@ -102,11 +118,7 @@ def measure(sample: str = "camera", size: int = 64, dy: int = 3, dx: int = 5, st
     change = float(pool_diff[1:-1, 1:-1].mean() / pooled.abs().mean())
     raw_change = float(input_diff[2:-2, 2:-2].mean() / x.abs().mean())
     unchanged = float((pool_diff[1:-1, 1:-1] == 0).double().mean())
-    rot = torch.rot90(x, 1, (-2, -1))
-    rot_diff = (F.conv2d(rot, w, padding=1) - torch.rot90(F.conv2d(x, w, padding=1), 1, (-2, -1))).abs()[0, 0]
-    half = F.interpolate(x, scale_factor=0.5, mode="bilinear", align_corners=False)
-    scale_diff = (F.conv2d(half, w, padding=1) - F.interpolate(F.conv2d(x, w, padding=1), scale_factor=0.5,
-                  mode="bilinear", align_corners=False)).abs()[0, 0]
+    rot_diff, scale_diff = rotation_difference(x, w), scale_difference(x, w)
     inner = lambda d: float(d[1:-1, 1:-1].max())  # noqa: E731
     return {"sample": sample, "size": size, "shift": [dy, dx], "kernel": KERNEL.tolist(), "image": x[0, 0].tolist(),
             "conv": {"interior_max_error": conv["interior_max_error"], "border_max_error": conv["border_max_error"],

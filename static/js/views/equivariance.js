@@ -10,7 +10,7 @@ import { checkInts, fitGrids, tensorLiteral } from "./shared.js";
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
 const SIZE = 64;
-const shown = (v) => (v === 0 ? "0 (exact)" : f(v));
+const shown = (v) => (v === null ? "no interior (the map is too small)" : v === 0 ? "0 (exact)" : f(v));
 
 async function load(p) {
   checkInts(p, { dy: [-16, 16], dx: [-16, 16], stride: [1, 4] });
