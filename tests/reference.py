@@ -457,6 +457,63 @@ def avg_pool(
     return out
 
 
+def max_pool_backward(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq | None = None,
+    padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    ceil_mode: bool = False,
+) -> np.ndarray:
+    """grad_input of max pooling: out[y] = x[argmax of window y], so d out[y] / d x[i] = 1 exactly when i is
+    that argmax (the first maximal tap, as `max_pool` scans), and grad_input[i] = sum of g[y] over the
+    windows whose argmax is i."""
+    x, grad_output = to_array(x), to_array(grad_output)
+    _, indices = max_pool(x, kernel_size, stride, padding, dilation, ceil_mode)
+    grad = np.zeros(x.shape)
+    for n, c, *pos in cells(grad_output.shape):
+        src = unflat_index(int(indices[(n, c, *pos)]), x.shape[2:])
+        grad[(n, c, *src)] += grad_output[(n, c, *pos)]
+    return grad
+
+
+def avg_pool_backward(
+    x: np.ndarray,
+    grad_output: np.ndarray,
+    kernel_size: IntOrSeq,
+    stride: IntOrSeq | None = None,
+    padding: IntOrSeq = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> np.ndarray:
+    """grad_input of average pooling: out[y] = (sum of the window's real cells) / divisor(y), so every real
+    cell i of window y gets g[y] / divisor(y); the divisor is `avg_pool`'s rule, or divisor_override."""
+    x, grad_output = to_array(x), to_array(grad_output)
+    nd = x.ndim - 2
+    in_size = x.shape[2:]
+    kernel = as_tuple(kernel_size, nd, "kernel_size")
+    s = kernel if stride is None or stride == [] else as_tuple(stride, nd, "stride")
+    p = as_tuple(padding, nd, "padding")
+    grad = np.zeros(x.shape)
+    for n, c, *pos in cells(grad_output.shape):
+        starts = [pos[a] * s[a] - p[a] for a in range(nd)]
+        ends = [min(starts[a] + kernel[a], in_size[a] + p[a]) for a in range(nd)]
+        lo = [max(starts[a], 0) for a in range(nd)]
+        hi = [min(ends[a], in_size[a]) for a in range(nd)]
+        real = list(product(*(range(lo[a], hi[a]) for a in range(nd))))
+        if divisor_override:
+            divisor = divisor_override
+        elif count_include_pad:
+            divisor = math.prod(ends[a] - starts[a] for a in range(nd))
+        else:
+            divisor = len(real)
+        for src in real:
+            grad[(n, c, *src)] += grad_output[(n, c, *pos)] / divisor
+    return grad
+
+
 def max_unpool(
     x: np.ndarray,
     indices: np.ndarray,

@@ -11,7 +11,8 @@ grad_output G = ∂L/∂y, the chain rule sums one product per (output cell, ker
 
 A tap that reads zero padding sends its gradient nowhere (the padding is a constant); with reflect,
 replicate or circular padding the padded cell is a copy, so its gradient goes to the real cell it copies.
-Max pooling routes G[n, c, p] to the one input cell torch's indices name (ties: torch's choice); average
+Max pooling routes G[n, c, p] to the one input cell torch's indices name (ties: torch's choice, the first
+maximum in row-major order on the CPU; the term lists the tied cells as `tied_with`); average
 pooling sends G[n, c, p] / divisor to every real cell of the window, with torch's divisor.
 
 Only lookups here: the values themselves are autograd's (ops.run_op), and the tests re-sum the terms.
@@ -53,7 +54,7 @@ def backward_trace(op: str, family: str, spec: Any, x: np.ndarray, tensors: dict
     header: dict[str, Any] = {"op": op, "input_shape": list(x.shape), "output_shape": list(grad_output.shape)}
     if family == "conv":
         return header | _conv(spec, x, tensors, result, grad_output)
-    return header | _pool(spec, result, grad_output)
+    return header | _pool(spec, x, result, grad_output)
 
 
 def _cells(shape: tuple[int, ...], values: np.ndarray) -> dict[tuple[int, ...], dict[str, Any]]:
@@ -106,7 +107,19 @@ def _conv(spec: Any, x: np.ndarray, tensors: dict[str, np.ndarray], result: dict
     return trace
 
 
-def _pool(spec: Any, result: dict[str, Any], g: np.ndarray) -> dict[str, Any]:
+def _window_maxima(spec: Any, x: np.ndarray, n: int, c: int, pos: list[int]) -> list[list[int]]:
+    """The window's cells (row-major) holding its maximum: more than one is a tie, which torch's index breaks."""
+    size = spec.input_shape[2:]
+    window = []
+    for tap in _positions(spec.kernel):
+        coord = [p * s - pad + k * d for p, s, pad, k, d in zip(pos, spec.stride, spec.padding, tap, spec.dilation)]
+        if all(0 <= cv < n_ for cv, n_ in zip(coord, size)):
+            window.append(coord)
+    top = max(float(x[(n, c, *cv)]) for cv in window)
+    return [cv for cv in window if float(x[(n, c, *cv)]) == top]
+
+
+def _pool(spec: Any, x: np.ndarray, result: dict[str, Any], g: np.ndarray) -> dict[str, Any]:
     size = spec.input_shape[2:]
     inputs = _cells(tuple(spec.input_shape), result["grad_input"])
     indices = result.get("indices")
@@ -116,7 +129,11 @@ def _pool(spec: Any, result: dict[str, Any], g: np.ndarray) -> dict[str, Any]:
         if spec.kind == "max":
             flat = int(indices[tuple(out)])
             target = tuple(int(t) for t in np.unravel_index(flat, size))
-            inputs[(n, c, *target)]["terms"].append({"out": out, "grad_output": gv, "index": flat, "product": gv})
+            term = {"out": out, "grad_output": gv, "index": flat, "product": gv}
+            maxima = _window_maxima(spec, x, n, c, pos)
+            if len(maxima) > 1:
+                term["tied_with"] = maxima  # every cell holding the maximum; the gradient goes to `index` only
+            inputs[(n, c, *target)]["terms"].append(term)
             continue
         starts = [p * s - pad for p, s, pad in zip(pos, spec.stride, spec.padding)]
         divisor = _avg_divisor(spec, starts)
@@ -125,5 +142,10 @@ def _pool(spec: Any, result: dict[str, Any], g: np.ndarray) -> dict[str, Any]:
             if all(0 <= cv < n_ for cv, n_ in zip(coord, size)):
                 inputs[(n, c, *coord)]["terms"].append({"out": out, "tap": list(tap), "grad_output": gv,
                                                         "divisor": divisor, "product": gv / divisor})
-    return {"family": spec.kind + "_pool", "stride": list(spec.stride), "padding": [[p, p] for p in spec.padding],
-            "kernel_size": list(spec.kernel), "grad_input": list(inputs.values())}
+    trace = {"family": spec.kind + "_pool", "stride": list(spec.stride), "padding": [[p, p] for p in spec.padding],
+             "kernel_size": list(spec.kernel), "ceil_mode": spec.ceil_mode, "grad_input": list(inputs.values())}
+    if spec.kind == "max":
+        trace["dilation"] = list(spec.dilation)
+    else:
+        trace |= {"count_include_pad": spec.count_include_pad, "divisor_override": spec.divisor_override}
+    return trace

@@ -83,7 +83,7 @@ def fully_convolutional(size: int = 20, classes: int = 4, seed: int = 0) -> dict
                    "flatten + linear(144 → classes) | conv2d(16 → classes, 3×3)"],
         "classifier_logits": logits[0].tolist(), "twin_on_train_size": twin_small[0, :, 0, 0].tolist(),
         "max_abs_difference": float((logits[0] - twin_small[0, :, 0, 0]).abs().max()),
-        "map": dense[0].tolist(), "map_shape": list(dense.shape),
+        "image": big[0].tolist(), "map": dense[0].tolist(), "map_shape": list(dense.shape),
         "sliding": slid[0].tolist(), "map_vs_sliding_max_abs_difference": float((dense - slid).abs().max()),
         "cost": {"twin": {"macs": macs_twin, "seconds": t_twin, "windows": n * n},
                  "sliding": {"macs": macs_slide, "seconds": t_slide, "windows": n * n},

@@ -85,6 +85,8 @@ class FcnResponse(BaseModel):
     classifier_logits: list[float]
     twin_on_train_size: list[float]
     max_abs_difference: float
+    image: list[Any] = Field(description="The larger input image, 3 × size × size (crop (i, j) starts at "
+                                         "(stride·i, stride·j) and is train_size wide).")
     map: list[Any] = Field(description="The twin's output on the size×size image: classes × n × n.")
     map_shape: list[int]
     sliding: list[Any] = Field(description="The classifier on every training-size crop, stride apart.")
@@ -117,13 +119,18 @@ class EquivarianceResponse(BaseModel):
     size: int
     shift: list[int]
     kernel: list[Any]
+    image: list[Any] = Field(description="The grey input x (the sample's channels averaged), size × size.")
     conv: dict[str, Any] = Field(description="interior_max_error (0: equivariant there), border_max_error, and "
                                              "the difference map |conv(shift(x)) − shift(conv(x))|.")
     stride: int
-    strided: list[dict[str, Any]] = Field(description="Shifts that are and are not multiples of the stride.")
-    max_pool: dict[str, Any]
-    rotation_90: dict[str, Any]
-    scale_0_5: dict[str, Any]
+    strided: list[dict[str, Any]] = Field(description="Shifts that are and are not multiples of the stride, each "
+                                                      "with output_shift and its difference map.")
+    frames: list[dict[str, Any]] = Field(description="The shifts from (0, 0) to (dy, dx), one pixel at a time: "
+                                                     "for each, conv and strided errors and difference maps.")
+    max_pool: dict[str, Any] = Field(description="2×2 max pooling against the image shifted 1 pixel right: "
+                                                 "relative changes, unchanged fraction, difference maps.")
+    rotation_90: dict[str, Any] = Field(description="|conv(rot90(x)) − rot90(conv(x))|: error and map.")
+    scale_0_5: dict[str, Any] = Field(description="|conv(half(x)) − half(conv(x))| (bilinear 0.5): error and map.")
 
 
 @fcn_router.post("/equivariance", responses=ERRORS, response_model=EquivarianceResponse,

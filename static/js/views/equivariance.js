@@ -1,16 +1,20 @@
-// /equivariance: the server shifts, convolves and measures; this module draws the difference map and the table.
+// /equivariance: the server shifts, convolves, pools, rotates, scales and measures, with a difference map for
+// each; this module steps through the shifts from (0, 0) to (dy, dx) (one frame per shift) and draws the maps.
 import { post } from "../api.js";
+import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
 import { formatNumber as f } from "../plot.js";
 import { setupView } from "../view.js";
-import { checkInts, planeCell } from "./shared.js";
+import { checkInts, fitGrids, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
-const S = {};
+const S = { grids: {} };
+const SIZE = 64;
+const shown = (v) => (v === null ? "no interior (the map is too small)" : v === 0 ? "0 (exact)" : f(v));
 
 async function load(p) {
   checkInts(p, { dy: [-16, 16], dx: [-16, 16], stride: [1, 4] });
-  const body = { sample: p.sample, size: 64, dy: Number(p.dy), dx: Number(p.dx), stride: Number(p.stride) };
+  const body = { sample: p.sample, size: SIZE, dy: Number(p.dy), dx: Number(p.dx), stride: Number(p.stride) };
   S.res = await post("/equivariance", body);
   S.body = body;
   const r = S.res;
@@ -18,41 +22,113 @@ async function load(p) {
     ...r.strided.map((s) => [`stride ${r.stride}, shift (${s.shift.join(", ")})${s.multiple_of_stride ? " — a multiple" : ""}`, s.interior_max_error]),
     ["max pool 2×2: mean relative change, 1-pixel shift", r.max_pool.relative_change_1px],
     ["… the input's own relative change", r.max_pool.input_relative_change_1px],
+    ["… pooled cells that do not change at all", r.max_pool.unchanged_fraction_1px],
     ["rotation by 90°, interior", r.rotation_90.interior_max_error], ["scaling by 0.5, interior", r.scale_0_5.interior_max_error]];
   const tb = $("eq-table").querySelector("tbody");
   tb.innerHTML = "";
   for (const [what, v] of rows) {
     const tr = document.createElement("tr");
-    for (const t of [what, v === 0 ? "0 (exact)" : f(v)]) { const td = document.createElement("td"); td.textContent = t; tr.append(td); }
+    for (const t of [what, shown(v)]) { const td = document.createElement("td"); td.textContent = t; tr.append(td); }
     tb.append(tr);
   }
-  $("pytorch-code").textContent = pytorch(body);
-  draw();
-  return 1;
+  $("pytorch-code").textContent = pytorch(body, r);
+  build();
+  return r.frames.length;
 }
 
-function draw() {
-  const d = S.res.conv.difference;
-  $("g-diff").innerHTML = "";
-  const g = new CellGrid($("g-diff"), { label: "difference map", colorscale: "Cividis", describe: (r, c) => `(${r}, ${c}) = ${f(d[r][c])}` });
-  g.setCells({ rows: d.length, cols: d[0].length, cell: planeCell(d) });
-  g.opts.minCell = 2;
-  g.layout(Math.max(140, g.el.parentElement.clientWidth - 4), 480);
-  $("sum").textContent = `shift (${S.res.shift.join(", ")}): zero in the interior, non-zero only in the border band (3×3 Sobel kernel, zero padding)`;
+/** A difference map's grid; zmax shared by every frame it shows, so one colour means one size of error. */
+function grid(id, label, plane, zmax) {
+  const g = new CellGrid($(`g-${id}`), { label, colorscale: "Cividis", minCell: 1, axes: false,
+    describe: (r, c) => `|difference| at (${r}, ${c}) = ${f(S.planes[id][r][c])}` });
+  g.zmax = Math.max(zmax, 1e-12);
+  S.grids[id] = g;
+  setPlane(id, plane);
 }
 
-function pytorch(b) {
+function setPlane(id, plane) {
+  S.planes ||= {};
+  S.planes[id] = plane;
+  S.grids[id].setCells({ rows: plane.length, cols: plane[0].length, zmin: 0, zmax: S.grids[id].zmax,
+    cell: (r, c) => ({ kind: "real", v: plane[r][c] }) });
+}
+
+function build() {
+  const r = S.res;
+  S.grids = {};
+  const top = (key) => Math.max(...r.frames.map((fr) => Math.max(...fr[key].difference.flat())));
+  grid("diff", "conv difference map", r.frames[0].conv.difference, top("conv"));
+  grid("stride", "strided conv difference map", r.frames[0].strided.difference, top("strided"));
+  for (const [id, part] of [["pool", r.max_pool], ["rot", r.rotation_90], ["scale", r.scale_0_5]]) {
+    grid(id, `${id} difference map`, part.difference, Math.max(...part.difference.flat()));
+  }
+  $("t-pool").textContent = `|maxpool₂(x) − maxpool₂(shift(x, 0, 1))| · ${r.max_pool.difference.length}² · ` +
+    `${f(100 * r.max_pool.unchanged_fraction_1px)} % of the interior unchanged`;
+  $("t-rot").textContent = `|conv(rot90(x)) − rot90(conv(x))| · interior max ${f(r.rotation_90.interior_max_error)}`;
+  $("t-scale").textContent = `|conv(half(x)) − half(conv(x))| · interior max ${f(r.scale_0_5.interior_max_error)}`;
+  layout();
+}
+
+function layout() {
+  const big = document.body.classList.contains("presenter");
+  for (const [id, g] of Object.entries(S.grids)) fitGrids([g], $(`g-${id}`), big, 0.55, 1);
+  drawFrame(Math.min(S.frame ?? 0, S.res.frames.length - 1));
+}
+
+function drawFrame(k) {
+  S.frame = k;
+  const r = S.res;
+  const fr = r.frames[k];
+  setPlane("diff", fr.conv.difference);
+  setPlane("stride", fr.strided.difference);
+  for (const id of ["diff", "stride"]) S.grids[id].draw();
+  const [sy, sx] = fr.shift;
+  const st = fr.strided;
+  $("t-diff").textContent = `|conv(shift(x)) − shift(conv(x))| · shift (${sy}, ${sx})`;
+  $("t-stride").textContent = `stride ${r.stride}: |conv(shift(x)) − shift(conv(x), ${st.output_shift.join(", ")})| · ` +
+    (st.multiple_of_stride ? "a multiple of the stride" : "not a multiple of the stride");
+  const text = `shift (${sy}, ${sx}): conv interior error ${shown(fr.conv.interior_max_error)}, whole map ` +
+    `${shown(fr.conv.border_max_error)} (the border band); stride ${r.stride}: interior error ` +
+    `${shown(st.interior_max_error)}${st.multiple_of_stride ? " — the shift is a multiple of the stride" :
+      " — the shift falls between the stride's samples"}`;
+  $("sum").textContent = text;
+  return text;
+}
+
+function pytorch(b, r) {
+  const h = SIZE;
   return ["import torch", "import torch.nn.functional as F", "",
     "def shift(x, dy, dx):  # zeros come in, nothing wraps around",
     "    out = torch.zeros_like(x); h, w = x.shape[-2:]",
     "    out[..., max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = x[..., max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]",
     "    return out", "",
-    "x = torch.rand(1, 1, 64, 64, dtype=torch.float64)  # or the sample image",
-    "w = torch.tensor([[[[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]]]], dtype=torch.float64)",
-    `d = (F.conv2d(shift(x, ${b.dy}, ${b.dx}), w, padding=1) - shift(F.conv2d(x, w, padding=1), ${b.dy}, ${b.dx})).abs()[0, 0]`,
-    `print(d[1 + ${Math.abs(b.dy)}:63 - ${Math.abs(b.dy)}, 1 + ${Math.abs(b.dx)}:63 - ${Math.abs(b.dx)}].max())  # 0: equivariant in the interior`,
-    "print(d.max())  # not 0: the border band"].join("\n");
+    "w = torch.tensor([[[[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]]]], dtype=torch.float64)  # Sobel",
+    "conv = lambda x, s=1: F.conv2d(x, w, padding=1, stride=s)",
+    `x = ${tensorLiteral(r.image)}[None, None]  # the sample "${b.sample}", grey, ${h}×${h}`, "",
+    `d = (conv(shift(x, ${b.dy}, ${b.dx})) - shift(conv(x), ${b.dy}, ${b.dx})).abs()[0, 0]`,
+    `print(float(d[1 + ${Math.abs(b.dy)}:${h - 1} - ${Math.abs(b.dy)}, 1 + ${Math.abs(b.dx)}:${h - 1} - ${Math.abs(b.dx)}].max()))  # 0: equivariant in the interior`,
+    "print(float(d.max()))  # not 0: the border band", "",
+    `s = ${b.stride}`,
+    `for sy, sx in ${JSON.stringify(r.strided.map((e) => e.shift)).replaceAll("[", "(").replaceAll("]", ")")}:`,
+    "    q = (int(sy / s), int(sx / s))  # the output shift, rounded toward zero",
+    "    e = (conv(shift(x, sy, sx), s) - shift(conv(x, s), *q)).abs()[0, 0]",
+    "    m = 2 + max(abs(q[0]), abs(q[1]))",
+    "    print(float(e[m:e.shape[0] - m, m:e.shape[1] - m].max()))  # 0 only for multiples of s", "",
+    "pooled = F.max_pool2d(x, 2)",
+    "p = (pooled - F.max_pool2d(shift(x, 0, 1), 2)).abs()[0, 0, 1:-1, 1:-1]",
+    "print(float(p.mean() / pooled.abs().mean()))  # the pooled map's relative change under a 1-pixel shift",
+    "rot = lambda t: torch.rot90(t, 1, (-2, -1))",
+    "print(float((conv(rot(x)) - rot(conv(x))).abs()[0, 0, 1:-1, 1:-1].max()))  # rotation: not equivariant",
+    "half = lambda t: F.interpolate(t, scale_factor=0.5, mode=\"bilinear\", align_corners=False)",
+    "print(float((conv(half(x)) - half(conv(x))).abs()[0, 0, 1:-1, 1:-1].max()))  # scaling: not equivariant",
+  ].join("\n");
 }
 
-S.view = setupView({ name: "equivariance", names: {}, load, frame: () => {}, label: () => "measured",
-  json: () => S.res, resize: () => S.res && draw() });
+S.view = setupView({
+  name: "equivariance",
+  names: {},
+  load,
+  frame: (k) => announce(drawFrame(k)),
+  label: (k) => `shift (${S.res.frames[k].shift.join(", ")})`,
+  json: () => S.res,
+  resize: () => S.res && layout(),
+});
