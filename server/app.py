@@ -1,9 +1,12 @@
 """create_app(settings=None): routers, static files, templates, error handlers."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 
+import anyio
 import torch
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -16,8 +19,10 @@ from .assets import STATIC_DIR, TEMPLATES_DIR, AssetTable
 from .compute import ComputeGate
 from .errors import install_error_handlers
 from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
+from .core.encoding import PNG_THREADS
 from .core.images import ImageStore
 from .core.models.store import ModelStore
+from .core.samples import SampleCache
 from .routes import arithmetic, course, docs, exercises, health, images, lab, models, ops, pages, views
 from .security import BodyLimit, HeadAsGet, outermost
 from .settings import Settings, get_settings, resolve_device
@@ -35,6 +40,25 @@ class _App(FastAPI):
         return outermost(super().build_middleware_stack(), settings.frame_ancestors, settings.cors_origins)
 
 
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start-up: the worker threads, then every built-in image at every work size, made in them.
+    Shutdown: the threads stop once their running jobs finish (the compute pool first: its jobs use the PNG
+    threads)."""
+    gate: ComputeGate = app.state.gate
+    gate.open()
+    PNG_THREADS.open()
+    try:
+        cache: SampleCache = app.state.samples
+        async with anyio.create_task_group() as tg:
+            for size in cache.sizes:
+                tg.start_soon(gate.offload, cache.fill_size, size)
+        yield
+    finally:
+        gate.close()
+        PNG_THREADS.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Each of max_concurrency jobs gets its share of the cores: more threads than cores makes OpenMP's
@@ -45,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # /docs is our own page: the stock one loads its script from a CDN
         redoc_url=None,
         version=__version__,
+        lifespan=lifespan,
         summary="Exact shapes, values, gradients and receptive fields of convolution arithmetic.",
         description="The v1 JSON API. conv2d is cross-correlation, as in torch. Errors come in one envelope: "
                     '{"ok": false, "status": ..., "error": "<sentence>", "errors": [...]}.',
@@ -54,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = ComputeGate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
     app.state.images = ImageStore(settings.image_cache_bytes)
     app.state.models = ModelStore(settings.model_cache_bytes)
+    app.state.samples = SampleCache(settings.image_max_side)  # filled at start-up (lifespan)
     app.state.assets = assets = AssetTable()
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals.update(static_url=assets.url, plotly_url=assets.plotly_url, version=__version__)

@@ -13,13 +13,10 @@ when it ends, however it ends.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import os
 import struct
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -32,8 +29,6 @@ from .core.exceptions import ConvscopeError
 from .core.pipeline_run import Block, PipelineRun
 
 MEDIA_TYPE = "application/vnd.convscope.frames"
-# Encoding of streamed blocks, off the compute gate; the pool bounds them all together.
-_ENCODE_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="convscope-encode")
 log = logging.getLogger("convscope")
 
 
@@ -100,7 +95,7 @@ class FrameStream(Response):
                                        "errors": [{"loc": item.loc, "msg": item.message}]})
                         break
                     if not isinstance(item, Block):
-                        item = await asyncio.get_running_loop().run_in_executor(_ENCODE_POOL, self.run.encode, *item)
+                        item = await self.gate.offload(self.run.encode, *item)  # the gate's side pool
                     await send({"type": "http.response.body", "body": body + block_frame(item), "more_body": True})
                     body = b""
                 else:

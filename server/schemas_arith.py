@@ -102,6 +102,13 @@ class Heatmap(BaseModel):
     data: Any = Field(description="Nested list (up to 64×64) or base64 of uint8 row-major, scaled min→0, max→255.")
 
 
+class Wrapped(BaseModel):
+    """Half-open ranges of input pixels per axis, outside clipped; both [] when padding is zeros."""
+
+    y: list[list[int]] = Field(description="[y0, y1) row ranges.")
+    x: list[list[int]] = Field(description="[x0, x1) column ranges.")
+
+
 class EffectiveField(BaseModel):
     weights: str
     seed: int
@@ -119,6 +126,8 @@ class ReceptiveFieldResponse(BaseModel):
     unit: dict[str, Any] | None = None
     region: Box | None = Field(None, description="centre ± r/2, half-open, input pixels, before clipping.")
     clipped: Box | None = Field(None, description="The whole pixels of region inside the image.")
+    wrapped: Wrapped | None = Field(None, description="Pixels outside clipped that the unit also reads through a "
+                                                      "conv2d's reflect, replicate or circular padding, per axis.")
     effective: EffectiveField | None = None
 
 

@@ -110,6 +110,9 @@ class ProbeResponse(BaseModel):
     unit: dict[str, Any]
     region: dict[str, float] = Field(description="centre ± r/2, half-open, in input pixels, before clipping.")
     clipped: dict[str, int]
+    wrapped: dict[str, list[list[int]]] = Field(description="Per axis (y, x), half-open ranges of pixels outside "
+                                                            "clipped that the unit also reads through a conv2d's "
+                                                            "reflect, replicate or circular padding.")
     effective: dict[str, Any] = Field(description="|∂unit/∂image| by autograd: bbox, nonzero, max, and the map.")
     hypercolumn: dict[str, Any]
 

@@ -13,7 +13,6 @@ import math
 import os
 import struct
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -22,13 +21,15 @@ import torch
 from PIL import Image
 
 from convscope.core.exceptions import InvalidRequest
+from convscope.core.threads import Threads
 
 Encoding = Literal["raw", "png", "f32"]
 ENCODINGS: tuple[str, ...] = ("raw", "png", "f32")
 ENCODING_TEXT = ("raw: uint8 codes, row-major, 0 = the channel's min and 255 its max; png: the same codes as a "
                  "grayscale PNG; f32: little-endian float32 values (the display-size means, unquantised)")
-# zlib releases the GIL, so one request's PNG maps compress in parallel; threads start lazily.
-_PNG_POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="convscope-png")
+# zlib releases the GIL, so one request's PNG maps compress in parallel, in threads the app's lifespan
+# opens and closes (elsewhere, one after another in the calling thread).
+PNG_THREADS = Threads("convscope-png", min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +112,7 @@ def encode_feature_maps(x: Any, *, max_side: int, encoding: Encoding = "raw") ->
         elif channels == 1:
             blobs = [_png_bytes(codes[0])]
         else:
-            blobs = list(_PNG_POOL.map(_png_bytes, codes))
+            blobs = PNG_THREADS.map(_png_bytes, codes)
     out_h, out_w = (small.shape[:2] if hwc else small.shape[1:])
     lo_host, hi_host = lo.cpu().tolist(), hi.cpu().tolist()
     return [EncodedMap(c, encoding, out_w, out_h, width, height, factor, lo_host[c], hi_host[c], blob)

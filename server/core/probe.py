@@ -23,6 +23,7 @@ from convscope.core.encoding import encode_feature_maps
 from convscope.core.exceptions import InvalidRequest, TooLarge
 from convscope.core.pipeline import plan_pipeline
 from convscope.core.pipeline_run import apply_layer, check_display
+from convscope.core.reach import wrapped
 from convscope.core.receptive import entries, number, region, resolve_unit
 
 MAX_PROBE_ELEMENTS = 24 * 1024 * 1024  # every map of the pipeline is kept for autograd: ~100 MB of float32
@@ -87,7 +88,7 @@ def probe(pixels: np.ndarray, layers: Any, unit: Any, *, device: str = "cpu", ma
     return {
         "unit": {"layer": u.entry, "name": entry.name, "y": u.y, "x": u.x, "channel": u.channel,
                  "value": float(value.detach()), "centre": [number(c) for c in centre]},
-        "region": box, "clipped": clipped,
+        "region": box, "clipped": clipped, "wrapped": wrapped(table, u.entry, (u.y, u.x), clipped),
         "effective": {"bbox": bbox, "nonzero": int(torch.count_nonzero(g)), "max": float(g.max()),
                       "map": heat.as_dict()},
         "hypercolumn": {"pixel": list(pixel), "mode": hypercolumn, "length": sum(len(c["values"]) for c in column),

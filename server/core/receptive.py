@@ -44,7 +44,9 @@ add, concat (networks): a merged unit at index o sees, through each input, that 
 
 A unit's region is centre ± r/2 per axis, centre = start + index·j: half-open, in input pixels, before
 clipping. Clipped, it is the pixels [⌈y0⌉, ⌊y1⌋) inside the image — the whole pixels the region covers,
-which contain every pixel with a nonzero gradient (effective.py measures those by autograd).
+which contain every pixel with a nonzero gradient (effective.py measures those by autograd) when padding is
+zeros; a conv2d whose padding_mode copies pixels (reflect, replicate, circular) also reads the pixels listed
+in `wrapped` (reach.py).
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ from . import layers as layers_mod
 from .effective import check_options, effective_field
 from .exceptions import InvalidRequest, TooLarge
 from .layers import Layer
+from .reach import wrapped
 
 MAX_RESAMPLE_MATRIX = 8_000_000  # entries of the n_in × n_out weight matrix read to measure m
 MAX_EXTENT = 10**15  # pixels: keeps every j, r and start an exact JSON number
@@ -330,6 +333,7 @@ def receptive_field(input_size: Any, layers: Any, unit: Any = None, input_shape:
         result["unit"] = {"layer": u.entry, "name": entry.name, "y": u.y, "x": u.x, "channel": u.channel,
                           "centre": [number(entry.axes[0].centre(u.y)), number(entry.axes[1].centre(u.x))]}
         result["region"], result["clipped"] = box, clipped
+        result["wrapped"] = wrapped(table, u.entry, (u.y, u.x), clipped)  # reach.py: copying padding modes
         if effective is not None:
             stack = [e.layer for e in table[1:] if e.layer is not None]
             result["effective"] = effective_field(shape, layers, stack, (u.entry, u.y, u.x, u.channel), effective)

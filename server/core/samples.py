@@ -19,6 +19,10 @@ from convscope.core.images import DecodedImage, image_from_pil
 
 DEFAULT_SIZE = 512
 MIN_SIZE, MAX_SIZE = 16, 2048
+#: The sides the lab offers to work at (its "work at" menu, those up to the server's image_max_side) and
+#: the one it starts with: written here only. A built-in image is at most DEFAULT_SIZE on its longest side.
+WORK_SIDES: tuple[int, ...] = (64, 128, 256, 512, 1024)
+DEFAULT_WORK_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,14 @@ def _text(size: int, words: str = "convscope") -> Image.Image:
 
 
 def _photo(name: str) -> Callable[[int], Image.Image]:
-    def load(size: int) -> Image.Image:
+    @functools.lru_cache(maxsize=1)  # one decode per photograph, whatever the sizes asked for
+    def original() -> np.ndarray:
         import skimage.data  # imported on first use: it is slow to import and only photos need it
 
-        return Image.fromarray(getattr(skimage.data, name)())
+        return getattr(skimage.data, name)()
+
+    def load(size: int) -> Image.Image:
+        return Image.fromarray(original())
     return load
 
 
@@ -135,13 +143,13 @@ SAMPLE_IDS: tuple[str, ...] = tuple(_SAMPLES)
 
 def list_samples(size: int = DEFAULT_SIZE) -> list[dict[str, Any]]:
     """Every built-in image with the dimensions load_sample(id, size=size) would return."""
-    out = []
-    for s in _SAMPLES.values():
-        img = load_sample(s.id, size=size)
-        out.append({"id": s.id, "title": s.title, "kind": s.kind, "description": s.description,
-                    "width": img.width, "height": img.height, "channels": img.channels,
-                    "credit": s.credit, "source": s.source})
-    return out
+    return [_entry(s, load_sample(s.id, size=size)) for s in _SAMPLES.values()]
+
+
+def _entry(s: _Sample, img: DecodedImage) -> dict[str, Any]:
+    return {"id": s.id, "title": s.title, "kind": s.kind, "description": s.description,
+            "width": img.width, "height": img.height, "channels": img.channels,
+            "credit": s.credit, "source": s.source}
 
 
 def load_sample(name: str, *, size: int = DEFAULT_SIZE) -> DecodedImage:
@@ -162,7 +170,70 @@ def load_sample(name: str, *, size: int = DEFAULT_SIZE) -> DecodedImage:
     return _load_cached(name, size)
 
 
-@functools.lru_cache(maxsize=16)  # at most 16 × 2048² × 4 B = 256 MiB, in practice a few MiB
+@functools.lru_cache(maxsize=16)  # sizes other than a SampleCache's: at most 16 × 2048² × 3 B = 192 MiB
 def _load_cached(name: str, size: int) -> DecodedImage:
     sample = _SAMPLES[name]
     return image_from_pil(sample.make(size), max_side=size, format="SAMPLE")
+
+
+def offered_sides(image_max_side: int) -> list[int]:
+    """The work sides the lab page offers on a server whose uploads are at most image_max_side."""
+    return [s for s in WORK_SIDES if s <= image_max_side]
+
+
+def default_side(image_max_side: int) -> int | None:
+    """The side the lab starts at: DEFAULT_WORK_SIDE, or the largest offered side below it."""
+    below = [s for s in offered_sides(image_max_side) if s <= DEFAULT_WORK_SIDE]
+    return below[-1] if below else None
+
+
+class SampleCache:
+    """Every built-in image at every size the lab can ask for at one of its work sides, and its listing per
+    size: built at start-up (fill_size, one call per size) and kept; a PNG preview at the default size is
+    kept once made (`keep_png`, by the route, in a worker thread).
+
+    `largest` is the size a sample is served at by default (DEFAULT_SIZE, or less on a server with a
+    smaller image_max_side); a work side above it uses it. Other sizes go through load_sample.
+    """
+
+    def __init__(self, image_max_side: int) -> None:
+        self.largest = min(DEFAULT_SIZE, image_max_side)
+        wanted = {min(s, self.largest) for s in offered_sides(image_max_side)} | {self.largest}
+        self.sizes = tuple(sorted(s for s in wanted if MIN_SIZE <= s <= MAX_SIZE))
+        self._images: dict[tuple[str, int], DecodedImage] = {}
+        self._listings: dict[int, list[dict[str, Any]]] = {}
+        self._pngs: dict[str, bytes] = {}
+
+    def size_for(self, side: int | None) -> int:
+        """The size of a sample when the lab works at `side` (None: the default)."""
+        return self.largest if side is None else min(side, self.largest)
+
+    def fill_size(self, size: int) -> None:
+        """Build one size of every sample (start-up runs one call per size, in parallel threads)."""
+        if size in self._listings:
+            return
+        for name in SAMPLE_IDS:
+            self._images[name, size] = load_sample(name, size=size)
+        self._listings[size] = [_entry(s, self._images[s.id, size]) for s in _SAMPLES.values()]
+
+    def held(self) -> set[tuple[str, int]]:
+        return set(self._images)
+
+    def image(self, name: str, size: int) -> DecodedImage | None:
+        """The sample if held (else None: call load_sample, which also says what is wrong with the name)."""
+        return self._images.get((name, size)) if isinstance(name, str) else None
+
+    def listing(self, size: int) -> list[dict[str, Any]] | None:
+        return self._listings.get(size)
+
+    def png(self, name: str) -> bytes | None:
+        """The PNG preview at the default size, if made already."""
+        return self._pngs.get(name) if isinstance(name, str) else None
+
+    def keep_png(self, name: str, png: Callable[[DecodedImage], bytes]) -> bytes:
+        """Make (in the caller's thread) and keep the PNG preview of a sample at the default size."""
+        held = self._pngs.get(name)
+        if held is None:
+            image = self.image(name, self.largest) or load_sample(name, size=self.largest)
+            held = self._pngs.setdefault(name, png(image))
+        return held

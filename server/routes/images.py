@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..core.images import DecodedImage, ImageStore
 from ..core.kernels import list_kernels
-from ..core.samples import list_samples, load_sample
+from ..core.samples import SampleCache, list_samples, load_sample
 from ..responses import JSONResponse
 from ..schemas_lab import FILE_UPLOAD, PNG_RESPONSE, ImageInfo, KernelList, SampleInfo, SampleList
 from ..uploads import read_upload
@@ -23,8 +23,18 @@ def store_of(request: Request) -> ImageStore:
     return request.app.state.images
 
 
+def samples_of(request: Request) -> SampleCache:
+    return request.app.state.samples
+
+
 def sample_size(request: Request) -> int:
-    return min(512, settings_of(request).image_max_side)
+    return samples_of(request).largest
+
+
+async def sample_image(request: Request, name: str, size: int) -> DecodedImage:
+    """A built-in image: from the cache filled at start-up, else made in a worker thread."""
+    held = samples_of(request).image(name, size)
+    return held if held is not None else await gate_of(request).offload(load_sample, name, size=size)
 
 
 def png_of(image: DecodedImage) -> bytes:
@@ -62,18 +72,24 @@ async def image_meta(image_id: str, request: Request) -> JSONResponse:
 @router.get("/images/{image_id}/png", responses={**JSON_ERRORS, **PNG_RESPONSE}, response_class=PNGResponse,
             summary="The uploaded image as the server holds it (PNG)")
 async def image_png(image_id: str, request: Request) -> PNGResponse:
-    return _png_response(png_of(store_of(request).get(image_id).image))
+    return _png_response(await gate_of(request).offload(png_of, store_of(request).get(image_id).image))
 
 
 @router.get("/samples", responses=ERRORS, response_model=SampleList, summary="The built-in images")
 async def samples(request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True, "samples": list_samples(sample_size(request))})
+    return JSONResponse({"ok": True, "samples": await _listing(request)})
+
+
+async def _listing(request: Request) -> list[dict[str, object]]:
+    cache = samples_of(request)
+    held = cache.listing(cache.largest)
+    return held if held is not None else await gate_of(request).offload(list_samples, cache.largest)
 
 
 @router.get("/samples/{name}", responses=ERRORS, response_model=SampleInfo, summary="One built-in image's metadata")
 async def sample_meta(name: str, request: Request) -> JSONResponse:
-    img = load_sample(name, size=sample_size(request))
-    entry = next(s for s in list_samples(sample_size(request)) if s["id"] == name)
+    img = await sample_image(request, name, sample_size(request))
+    entry = next(s for s in await _listing(request) if s["id"] == name)
     return JSONResponse({"ok": True, **entry, "resized": img.resized, "original_width": img.original_width,
                          "original_height": img.original_height})
 
@@ -81,7 +97,11 @@ async def sample_meta(name: str, request: Request) -> JSONResponse:
 @router.get("/samples/{name}/png", responses={**JSON_ERRORS, **PNG_RESPONSE}, response_class=PNGResponse,
             summary="One built-in image as PNG")
 async def sample_png(name: str, request: Request) -> PNGResponse:
-    return _png_response(png_of(load_sample(name, size=sample_size(request))))
+    cache = samples_of(request)
+    held = cache.png(name)
+    if held is None:
+        held = await gate_of(request).offload(cache.keep_png, name, png_of)
+    return _png_response(held)
 
 
 @router.get("/kernels", responses=ERRORS, response_model=KernelList, summary="The named kernels with their parameters")

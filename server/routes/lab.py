@@ -1,6 +1,7 @@
 """POST /api/v1/pipeline (JSON or streamed frames), POST /api/v1/pipeline/probe; GET /lab is the page."""
 import contextlib
-from typing import Annotated, Any
+import functools
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -9,19 +10,20 @@ from ..core.exceptions import InvalidRequest
 from ..core.images import DecodedImage
 from ..core.pipeline_run import PipelineRun, run_pipeline
 from ..core.probe import probe
-from ..core.samples import load_sample
+from ..core.samples import SAMPLE_IDS, default_side, load_sample, offered_sides
 from ..frames import MEDIA_TYPE, FrameStream
 from ..responses import JSONResponse
 from ..schemas_lab import PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
 from .deps import ERRORS, device_of, gate_of, require_json, settings_of
-from .images import sample_size, store_of
+from .images import samples_of, store_of
 
 # No `from __future__ import annotations` here: FastAPI must see the model classes themselves.
 router = APIRouter(tags=["lab"])
 
 
-def _image(request: Request, ref: Any, max_side: Any) -> DecodedImage:
-    """The upload or sample, fitted within max_side (default: as stored)."""
+def _image(request: Request, ref: Any, max_side: Any) -> Callable[[], DecodedImage]:
+    """The upload or sample, fitted within max_side (default: as stored): checked here, on the event loop,
+    and returned as a call that makes it (a resize, a sample not cached at start-up) in the job's thread."""
     limit = settings_of(request).image_max_side
     if max_side is not None and (isinstance(max_side, bool) or not isinstance(max_side, int)
                                  or not 8 <= max_side <= limit):
@@ -31,9 +33,24 @@ def _image(request: Request, ref: Any, max_side: Any) -> DecodedImage:
         raise InvalidRequest('image must be {"id": "<sha256 of an upload>"} or {"sample": "<name>"}.', ["image"])
     if "id" in ref:
         store = store_of(request)
-        return store.get(ref["id"]).image if max_side is None else store.get_sized(ref["id"], max_side)
-    size = sample_size(request) if max_side is None else min(max_side, sample_size(request))
-    return load_sample(ref["sample"], size=size)
+        stored = store.get(ref["id"])  # an unknown id is a 404 before the job waits for a slot
+        return (lambda: stored.image) if max_side is None else functools.partial(store.get_sized, ref["id"], max_side)
+    cache = samples_of(request)
+    name, size = ref["sample"], cache.size_for(max_side)
+    held = cache.image(name, size)
+    if held is None and name not in SAMPLE_IDS:
+        load_sample(name, size=size)  # raises now: the 404 or 422 names the samples
+    return (lambda: held) if held is not None else functools.partial(load_sample, name, size=size)
+
+
+def _on_image(fn: Callable[..., Any], image: Callable[[], DecodedImage]) -> Callable[..., Any]:
+    """fn(pixels, ...) as a job that first makes the image (and its float pixels) in the job's thread."""
+    def job(*args: Any, **kwargs: Any) -> tuple[DecodedImage, Any]:
+        made = image()
+        return made, fn(made.pixels, *args, **kwargs)
+
+    job.__name__ = getattr(fn, "__name__", "job")
+    return job
 
 
 def _meta(image: DecodedImage) -> dict[str, Any]:
@@ -57,17 +74,17 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
         slot = contextlib.AsyncExitStack()
         await slot.enter_async_context(gate.slot())
         try:
-            run = await gate.call(PipelineRun, image.pixels, body.layers, **args)
+            image_made, run = await gate.call(_on_image(PipelineRun, image), body.layers, **args)
         except BaseException:
             await slot.aclose()
             raise
-        return FrameStream(run, gate, slot, {"image": _meta(image), "device": str(device)})
+        return FrameStream(run, gate, slot, {"image": _meta(image_made), "device": str(device)})
     if body.transport != "json":
         raise InvalidRequest(f"transport must be json or stream, not {str(body.transport)[:40]!r}.", ["transport"])
-    result = await gate.run(run_pipeline, image.pixels, body.layers, **args)
+    made, result = await gate.run(_on_image(run_pipeline, image), body.layers, **args)
     # Base64 of quantised maps barely compresses, and gzip of a 50 MB body costs 20× the compute
     # (bench/image_pipeline.py); an explicit encoding makes the GZip middleware pass it through.
-    return JSONResponse({"ok": True, "image": _meta(image), **result}, headers={"Content-Encoding": "identity"})
+    return JSONResponse({"ok": True, "image": _meta(made), **result}, headers={"Content-Encoding": "identity"})
 
 
 @router.post("/api/v1/pipeline/probe", responses=ERRORS, response_model=ProbeResponse,
@@ -75,12 +92,15 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
              summary="One unit of a pipeline: its value, receptive field (theoretical and by autograd), hypercolumn")
 async def pipeline_probe(request: Request, body: Annotated[ProbeRequest, Body()]) -> JSONResponse:
     image = _image(request, body.image, body.image_max_side)
-    result = await gate_of(request).run(probe, image.pixels, body.layers, body.unit, device=device_of(request),
-                                        max_side=body.max_side, hypercolumn=body.hypercolumn)
-    return JSONResponse({"ok": True, "image": _meta(image), **result})
+    made, result = await gate_of(request).run(_on_image(probe, image), body.layers, body.unit,
+                                              device=device_of(request), max_side=body.max_side,
+                                              hypercolumn=body.hypercolumn)
+    return JSONResponse({"ok": True, "image": _meta(made), **result})
 
 
 @router.get("/lab", response_class=HTMLResponse, include_in_schema=False)
 async def lab_page(request: Request) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(
-        request, "lab.html", {"page": "lab", "image_max_side": settings_of(request).image_max_side})
+        request, "lab.html", {"page": "lab", "image_max_side": settings_of(request).image_max_side,
+                              "work_sides": offered_sides(settings_of(request).image_max_side),
+                              "work_side": default_side(settings_of(request).image_max_side)})

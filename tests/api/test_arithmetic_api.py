@@ -81,6 +81,19 @@ def test_receptive_field_of_the_lecture_with_a_unit_and_its_effective_field(clie
     heat = effective["heatmap"]
     assert (heat["width"], heat["height"], heat["encoding"]) == (5, 5, "list")
     assert np.count_nonzero(heat["data"]) == effective["nonzero"] == 4 * 4
+    assert data["wrapped"] == {"y": [], "x": []}  # zeros padding copies no pixel
+
+
+def test_a_circular_conv_wraps_the_unit_region_to_the_far_edge(client):
+    body = {"input_size": [6, 6], "layers": [{"op": "conv2d", "out_channels": 1, "kernel_size": 3, "padding": 1,
+                                              "padding_mode": "circular"}],
+            "unit": {"layer": 1, "y": 0, "x": 5}, "effective": {"weights": "constant"}}
+    data = client.post("/api/v1/receptive-field", json=body).json()
+    assert data["clipped"] == {"y0": 0, "y1": 2, "x0": 4, "x1": 6}
+    assert data["wrapped"] == {"y": [[5, 6]], "x": [[0, 1]]}  # row −1 is row 5, column 6 is column 0
+    heat = np.array(data["effective"]["heatmap"]["data"])
+    assert np.flatnonzero(heat.any(axis=1)).tolist() == [0, 1, 5]
+    assert np.flatnonzero(heat.any(axis=0)).tolist() == [0, 4, 5]
 
 
 ERRORS = [

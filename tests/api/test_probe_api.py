@@ -147,3 +147,24 @@ def test_closing_the_stream_stops_the_work_and_frees_the_slot(live_server: str) 
     assert seen == ["start", "maps", "maps"]
     small = {"image": {"sample": "checkerboard"}, "layers": [{"op": "relu"}]}
     assert httpx.post(live_server + "/api/v1/pipeline", json=small, timeout=30).status_code == 200
+
+
+@pytest.mark.parametrize(("mode", "unit", "wrapped"), [
+    ("circular", {"layer": 1, "y": 0, "x": 11}, {"y": [[8, 10]], "x": [[0, 2]]}),
+    ("reflect", {"layer": 1, "y": 0, "x": 0}, {"y": [[1, 3]], "x": [[1, 3]]}),
+])
+def test_copying_padding_reads_the_wrapped_pixels(client, gray, mode: str, unit: dict, wrapped: dict) -> None:
+    """The probe's wrapped parts: where the field wraps (circular) or mirrors (reflect, p > (k−1)/2), every
+    pixel the gradient reaches is in clipped or in them, and they are reached."""
+    image_id, _ = gray
+    k, p = (5, 2) if mode == "circular" else (3, 2)
+    layers = [{"op": "conv2d", "kernel": {"custom": np.ones((k, k)).tolist()}, "padding": p, "padding_mode": mode}]
+    result = _probe(client, image_id, layers, unit)
+    assert result["wrapped"] == wrapped
+    heat = _heat(result) > 0
+    c = result["clipped"]
+    rows = set(range(c["y0"], c["y1"])).union(*(range(a, b) for a, b in wrapped["y"]))
+    cols = set(range(c["x0"], c["x1"])).union(*(range(a, b) for a, b in wrapped["x"]))
+    assert set(np.flatnonzero(heat.any(axis=1))) == rows and set(np.flatnonzero(heat.any(axis=0))) == cols
+    zeros = _probe(client, image_id, [layers[0] | {"padding_mode": "zeros"}], unit)
+    assert zeros["wrapped"] == {"y": [], "x": []} and zeros["clipped"] == c

@@ -131,17 +131,25 @@ def test_one_upsampling_layer_is_exact_for_every_unit(layer):
 
 
 # ---------------------------------------------------------------- random stacks against autograd
-def _layer(draw: Any, ops: tuple[str, ...], tight: bool) -> dict[str, Any]:
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def _layer(draw: Any, ops: tuple[str, ...], tight: bool, modes: bool = False) -> dict[str, Any]:
+    """One random layer; with `modes`, conv2d also draws padding_mode (and padding up to k + 1) and
+    max_pool2d its dilation."""
     op = draw(st.sampled_from(ops))
     if op == "conv2d":
         k = draw(st.integers(1, 4))
         s = draw(st.integers(1, k if tight else 3))
-        return {"op": op, "out_channels": draw(st.integers(1, 2)), "kernel_size": k, "stride": s,
-                "padding": draw(st.integers(0, k - 1)), "dilation": 1 if tight else draw(st.integers(1, 3))}
+        layer = {"op": op, "out_channels": draw(st.integers(1, 2)), "kernel_size": k, "stride": s,
+                 "padding": draw(st.integers(0, k + 1 if modes else k - 1)),
+                 "dilation": 1 if tight else draw(st.integers(1, 3))}
+        return layer | ({"padding_mode": draw(st.sampled_from(PADDING_MODES))} if modes else {})
     if op in ("max_pool2d", "avg_pool2d"):
         k = draw(st.integers(2, 3))
-        return {"op": op, "kernel_size": k, "stride": draw(st.integers(1, k)), "padding": draw(st.integers(0, k // 2)),
-                "ceil_mode": draw(st.booleans())}
+        layer = {"op": op, "kernel_size": k, "stride": draw(st.integers(1, k)),
+                 "padding": draw(st.integers(0, k // 2)), "ceil_mode": draw(st.booleans())}
+        return layer | ({"dilation": draw(st.integers(1, 3))} if modes and op == "max_pool2d" else {})
     if op == "conv_transpose2d":
         s = 1 if tight else draw(st.integers(1, 3))
         k = draw(st.integers(1, 4))
@@ -156,11 +164,12 @@ def _layer(draw: Any, ops: tuple[str, ...], tight: bool) -> dict[str, Any]:
 
 
 @st.composite
-def stacks(draw: Any, ops: tuple[str, ...], tight: bool = False) -> tuple[list[int], list[dict[str, Any]], dict]:
+def stacks(draw: Any, ops: tuple[str, ...], tight: bool = False, modes: bool = False
+           ) -> tuple[list[int], list[dict[str, Any]], dict]:
     shape = [draw(st.integers(1, 2)), draw(st.integers(3, 14)), draw(st.integers(3, 14))]
     stack: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(1, 4))):
-        layer = _layer(draw, ops, tight)
+        layer = _layer(draw, ops, tight, modes)
         try:
             walked = layers.walk(shape, stack + [layer])
         except InvalidRequest:
@@ -190,6 +199,70 @@ def test_every_nonzero_gradient_lies_in_the_region(case, seed):
     shape, stack, unit = case
     result = _effective(shape, stack, unit, "random", seed)
     assert _inside(result["effective"]["bbox"], result["clipped"]), (stack, unit, result["effective"]["bbox"])
+
+
+def _read(result: dict[str, Any]) -> tuple[set[int], set[int]]:
+    """The rows and the columns that hold a pixel with a nonzero gradient."""
+    heat = _heat(result)
+    return set(np.flatnonzero(heat.any(axis=1)).tolist()), set(np.flatnonzero(heat.any(axis=0)).tolist())
+
+
+def _claimed(result: dict[str, Any]) -> tuple[set[int], set[int]]:
+    """The rows and the columns of clipped together with the wrapped parts (none of either when one axis
+    has none: the claimed pixels are every row with every column)."""
+    c, w = result["clipped"], result["wrapped"]
+    rows = set(range(c["y0"], c["y1"])).union(*(range(a, b) for a, b in w["y"]))
+    cols = set(range(c["x0"], c["x1"])).union(*(range(a, b) for a, b in w["x"]))
+    return (rows, cols) if rows and cols else (set(), set())
+
+
+MOSTLY_CONV = ("conv2d",) * 6 + ANY_LAYER  # so that most stacks hold a conv with a copying padding_mode
+
+
+@settings(max_examples=150)
+@given(case=stacks(MOSTLY_CONV, modes=True), seed=st.integers(0, 2**32))
+def test_every_nonzero_gradient_lies_in_the_region_or_its_wrapped_parts(case, seed):
+    """Every padding_mode and pool dilation: a pixel with a nonzero gradient lies in a row and a column of
+    clipped or of the wrapped parts; with zeros padding only, there are no wrapped parts."""
+    shape, stack, unit = case
+    result = _effective(shape, stack, unit, "random", seed)
+    rows, cols = _read(result)
+    claimed_rows, claimed_cols = _claimed(result)
+    assert rows <= claimed_rows and cols <= claimed_cols, (stack, unit, result["clipped"], result["wrapped"])
+    for axis in ("y", "x"):
+        c0, c1 = result["clipped"][f"{axis}0"], result["clipped"][f"{axis}1"]
+        assert all(b <= c0 or a >= c1 for a, b in result["wrapped"][axis])  # outside clipped, as documented
+    if all(layer.get("padding_mode", "zeros") == "zeros" for layer in stack):
+        assert result["wrapped"] == {"y": [], "x": []}
+
+
+@settings(max_examples=80)
+@given(size=st.tuples(st.integers(3, 12), st.integers(3, 12)), k=st.integers(1, 4), stride=st.integers(1, 3),
+       padding=st.integers(0, 5), mode=st.sampled_from(PADDING_MODES), data=st.data())
+def test_one_conv_reads_exactly_its_clipped_and_wrapped_pixels(size, k, stride, padding, mode, data):
+    """One conv2d without dilation and with positive weights: every pixel of clipped and of the wrapped
+    parts has a nonzero gradient, and no other does."""
+    layer = {"op": "conv2d", "out_channels": 1, "kernel_size": k, "stride": stride, "padding": padding,
+             "padding_mode": mode}
+    try:
+        (walked,) = layers.walk([1, *size], [layer])
+    except InvalidRequest:
+        assume(False)
+    unit = {"layer": 1, "y": data.draw(st.integers(0, walked.output_shape[1] - 1)),
+            "x": data.draw(st.integers(0, walked.output_shape[2] - 1))}
+    result = _effective([1, *size], [layer], unit, "constant")
+    assert _read(result) == _claimed(result), (layer, unit, result["clipped"], result["wrapped"])
+
+
+def test_circular_padding_wraps_the_field_to_the_far_edge():
+    layer = {"op": "conv2d", "out_channels": 1, "kernel_size": 5, "padding": 2, "padding_mode": "circular"}
+    result = _effective([1, 8, 8], [layer], {"layer": 1, "y": 0, "x": 7}, "constant")
+    assert result["clipped"] == {"y0": 0, "y1": 3, "x0": 5, "x1": 8}
+    assert result["wrapped"] == {"y": [[6, 8]], "x": [[0, 2]]}
+    reflect = layer | {"kernel_size": 3, "padding_mode": "reflect"}  # p = 2 > d(k−1)/2 = 1
+    result = _effective([1, 8, 8], [reflect], {"layer": 1, "y": 0, "x": 0}, "constant")
+    assert result["clipped"] == {"y0": 0, "y1": 1, "x0": 0, "x1": 1}
+    assert result["wrapped"] == {"y": [[1, 3]], "x": [[1, 3]]}
 
 
 @settings(max_examples=60)
