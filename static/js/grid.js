@@ -12,7 +12,7 @@ const AXIS_FONT = "11px system-ui, sans-serif";
 const HATCHED = new Set(["pad", "unread", "op", "copy"]);
 
 /**
- * Presenter mode (body.presenter): cells grow up to PRESENTER_MAX_CELL px and every text drawn on a grid is at
+ * Presenter mode (body.presenter): cells may grow up to PRESENTER_MAX_CELL px (fitGrids) and every text drawn on a grid is at
  * least 16 px at 1080p (the same share of the height on a smaller screen: 11 px at 720p); a value is written at
  * 0.42 × the cell (so at least 24 px from 57 px cells up, at most 40 px) and left out when that would be under
  * the minimum (cells under 38 px at 1080p: hover or focus the cell for it).
@@ -89,8 +89,7 @@ export class CellGrid {
     const exact = Math.min((maxWidth - axes) / this.cols, (maxHeight - axes) / this.rows);
     // whole pixels per cell while they are big enough to count; below 4 px, fractions, so a 227-pixel map fits
     const fit = exact >= 4 ? Math.floor(exact) : Math.floor(exact * 4) / 4;
-    const maxCell = this.big ? Math.max(this.opts.maxCell, PRESENTER_MAX_CELL) : this.opts.maxCell;
-    this.size = Math.max(this.opts.minCell, Math.min(maxCell, fit));
+    this.size = Math.max(this.opts.minCell, Math.min(this.opts.maxCell, fit));
     this.margin = this.opts.axes && this.size >= 12 ? axes : 0;
     const w = this.margin + this.cols * this.size;
     const h = this.margin + this.rows * this.size;

@@ -17,9 +17,15 @@ export function fitsScreen() {
 export function fitStage(relayout) {
   if (!presenting()) {
     if (stageFit.scale !== 1) { stageFit.scale = 1; relayout(); }
+    delete document.body.dataset.stageFit;
     return;
   }
   window.scrollTo(0, 0);
+  search(relayout);
+  document.body.dataset.stageFit = stageFit.scale.toFixed(3);
+}
+
+function search(relayout) {
   let lo = 0.05;
   let hi = 2.5;
   stageFit.scale = hi;
