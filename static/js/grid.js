@@ -202,13 +202,17 @@ export class CellGrid {
       for (const [r, c] of marks.veil) { const [x, y] = this.xy(r, c); g.fillRect(x, y, s, s); }
     }
     if (marks.veilAfter) {
-      // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, without allocating per frame
+      // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, one rectangle per run of a row
       const { order, k } = marks.veilAfter;
       const x0 = this.margin - this.col0 * s;
       const y0 = this.margin - this.row0 * s;
-      for (let i = 0; i < order.length; i++) {
-        const cell = order[i];
-        if (cell[0] > k) g.fillRect(x0 + cell[2] * s, y0 + cell[1] * s, s, s);
+      for (const run of runsOf(order)) {
+        const frames = run.frames;
+        const n = frames.length;
+        if (frames[n - 1] <= k) continue;
+        let i = 0;
+        while (frames[i] <= k) i++;
+        g.fillRect(x0 + (run.c + i) * s, y0 + run.r * s, (n - i) * s, s);
       }
     }
     const font = this.valueFont();
@@ -371,6 +375,25 @@ export class CellGrid {
     this.hover = null;
     this._enter(r, c, { x: rect.left + window.scrollX + x + this.size / 2, y: rect.top + window.scrollY + y + this.size / 2 });
   }
+}
+
+const RUNS = new WeakMap();
+/**
+ * An order [[frame, r, c], ...] as runs of cells side by side in a row with frames that never decrease: the cells
+ * of a run after frame k are its tail, veiled with one rectangle. Computed once per order array.
+ */
+function runsOf(order) {
+  let runs = RUNS.get(order);
+  if (runs) return runs;
+  runs = [];
+  let run = null;
+  for (const [frame, r, c] of order) {
+    const frames = run?.frames;
+    if (run && r === run.r && c === run.c + frames.length && frame >= frames[frames.length - 1]) frames.push(frame);
+    else { run = { r, c, frames: [frame] }; runs.push(run); }
+  }
+  RUNS.set(order, runs);
+  return runs;
 }
 
 function hatch(g, x, y, s, color, alpha) {
