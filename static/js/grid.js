@@ -1,11 +1,29 @@
 // A grid of cells drawn on two stacked canvases: the cells (redrawn when the data changes) and the
 // highlights (redrawn every animation frame: a handful of rectangles, so a frame costs well under a millisecond).
 // Coordinates are the caller's frame: (row, col) may start below 0 (a padding ring).
-import { colorScale, ROLE } from "./palette.js";
+import { blend, colorScale, hexRgb, inkFor, ROLE } from "./palette.js";
 import { formatNumber } from "./plot.js";
 
 const PAD_FILL = "#f6e3ee";
+const FILL = { inserted: "#e9ebef", plain: "#e6eaf0", gap: "#ffffff" }; // every other non-value kind: PAD_FILL
+const FILL_RGB = Object.fromEntries(Object.entries({ ...FILL, pad: PAD_FILL }).map(([k, v]) => [k, hexRgb(v)]));
+const TINT = { lit: [hexRgb(ROLE.lit), 0.22], fed: [hexRgb(ROLE.fed), 0.18] };
 const AXIS_FONT = "11px system-ui, sans-serif";
+const HATCHED = new Set(["pad", "unread", "op", "copy"]);
+
+/**
+ * Presenter mode (body.presenter): cells may grow up to PRESENTER_MAX_CELL px (fitGrids) and every text drawn on a grid is at
+ * least 16 px at 1080p (the same share of the height on a smaller screen: 11 px at 720p); a value is written at
+ * 0.42 × the cell (so at least 24 px from 57 px cells up, at most 40 px) and left out when that would be under
+ * the minimum (cells under 38 px at 1080p: hover or focus the cell for it).
+ * stageFit.scale multiplies the height each grid is given, so that the page can fit the whole stage to the screen.
+ */
+export const PRESENTER_MAX_CELL = 96;
+export const PRESENTER_MIN_TEXT = 16;
+export const stageFit = { scale: 1 };
+const presenting = () => document.body.classList.contains("presenter");
+/** The smallest text drawn in presenter mode: 16 px at 1080p, the same share of a smaller screen's height. */
+const minText = () => Math.round(PRESENTER_MIN_TEXT * Math.min(1, window.innerHeight / 1080));
 let tip; // one tooltip for every grid
 
 function tooltip() {
@@ -65,7 +83,9 @@ export class CellGrid {
 
   /** Fit the cells into maxWidth × maxHeight CSS pixels, then draw. */
   layout(maxWidth, maxHeight = maxWidth) {
-    const axes = this.opts.axes ? 20 : 0;
+    this.big = presenting();
+    if (this.big) maxHeight *= stageFit.scale;
+    const axes = this.opts.axes ? (this.big ? 30 : 20) : 0;
     const exact = Math.min((maxWidth - axes) / this.cols, (maxHeight - axes) / this.rows);
     // whole pixels per cell while they are big enough to count; below 4 px, fractions, so a 227-pixel map fits
     const fit = exact >= 4 ? Math.floor(exact) : Math.floor(exact * 4) / 4;
@@ -83,7 +103,9 @@ export class CellGrid {
     }
     this.el.style.width = `${w}px`;
     this.el.style.height = `${h}px`;
-    Object.assign(this.el.dataset, { cell: this.size, margin: this.margin });
+    const font = this.valueFont();
+    Object.assign(this.el.dataset, { cell: this.size, margin: this.margin, font: font || 0,
+      axisFont: this.margin ? (this.big ? minText() : 11) : 0 });
     this.draw();
     this.mark(this.marks);
   }
@@ -92,52 +114,71 @@ export class CellGrid {
     return [this.margin + (c - this.col0) * this.size, this.margin + (r - this.row0) * this.size];
   }
 
+  /** The px size values are written at in this layout, or 0 when the cells are too small to hold one. */
+  valueFont() {
+    const s = this.size;
+    if (this.big) {
+      const px = Math.min(40, Math.round(s * 0.42));
+      return px >= minText() ? px : 0;
+    }
+    return s >= 16 ? Math.max(9, Math.round(s * 0.36)) : 0;
+  }
+
   draw() {
     const g = this.base.getContext("2d");
-    const s = this.size;
     g.clearRect(0, 0, this.base.width, this.base.height);
-    const showText = s >= 16;
-    g.font = `${Math.max(9, Math.round(s * 0.36))}px system-ui, sans-serif`;
+    const font = this.valueFont();
+    g.font = `${font}px system-ui, sans-serif`;
     g.textAlign = "center";
     g.textBaseline = "middle";
-    const gap = s >= 8 ? 1 : 0;
-    this.each((r, c) => {
-      const cell = this.cellAt(r, c);
-      if (!cell || cell.kind === "empty") return;
-      const [x, y] = this.xy(r, c);
-      let ink = "#1d1d1f";
-      if (cell.kind === "real" || cell.kind === "copy") {
-        const col = this.color(cell.v);
-        g.fillStyle = col.fill; ink = col.ink;
-      } else if (cell.kind === "inserted") g.fillStyle = "#e9ebef";
-      else if (cell.kind === "plain") g.fillStyle = "#e6eaf0";
-      else if (cell.kind === "gap") g.fillStyle = "#ffffff";
-      else g.fillStyle = PAD_FILL; // pad, unread, op
-      g.fillRect(x, y, s - gap, s - gap);
-      if (cell.kind === "pad" || cell.kind === "unread" || cell.kind === "op" || cell.kind === "copy") {
-        hatch(g, x, y, s - gap, cell.kind === "op" ? ROLE.fed : ROLE.pad, cell.kind === "copy" ? 0.9 : 0.55);
-      }
-      if (cell.kind === "gap") {
-        g.strokeStyle = "#c4c8cf"; g.setLineDash([2, 2]); g.strokeRect(x + 0.5, y + 0.5, s - gap - 1, s - gap - 1);
-        g.setLineDash([]);
-      }
-      if (cell.dim) { g.fillStyle = "rgba(255,255,255,0.6)"; g.fillRect(x, y, s - gap, s - gap); }
-      const text = cell.text ?? (["gap", "unread", "plain"].includes(cell.kind) ? "" : formatNumber(cell.v));
-      if (showText && text) {
-        g.fillStyle = cell.dim || cell.kind === "pad" || cell.kind === "op" || cell.kind === "inserted" ? "#5f6368" : ink;
-        g.fillText(text, x + (s - gap) / 2, y + (s - gap) / 2 + 1, s - 2);
-      }
-    });
+    this.each((r, c) => this._paint(g, r, c, font));
     if (this.margin) this._axes(g);
+  }
+
+  /**
+   * One cell: its fill, hatching and value. tint: [rgb, alpha] composited into the fill (a highlight), the value
+   * then written in the ink that contrasts with the tinted fill, so a highlight never darkens what it points at.
+   */
+  _paint(g, r, c, font, tint = null, lifted = false) {
+    const cell = this.cellAt(r, c);
+    if (!cell || cell.kind === "empty") return;
+    const s = this.size;
+    const gap = s >= 8 ? 1 : 0;
+    const [x, y] = this.xy(r, c);
+    const value = cell.kind === "real" || cell.kind === "copy";
+    const col = value ? this.color(cell.v) : null;
+    let ink = col ? col.ink : "#1d1d1f";
+    if (tint) {
+      let rgb = col ? col.rgb : FILL_RGB[cell.kind] || FILL_RGB.pad;
+      if (cell.dim) rgb = blend(rgb, [255, 255, 255], 0.6);
+      rgb = blend(rgb, tint[0], tint[1]);
+      g.fillStyle = `rgb(${rgb[0]},${rgb[1]},${rgb[2]})`;
+      ink = inkFor(rgb);
+    } else g.fillStyle = col ? col.fill : FILL[cell.kind] || PAD_FILL; // pad, unread, op: PAD_FILL
+    g.fillRect(x, y, s - gap, s - gap);
+    if (HATCHED.has(cell.kind)) {
+      hatch(g, x, y, s - gap, cell.kind === "op" ? ROLE.fed : ROLE.pad, cell.kind === "copy" ? 0.9 : 0.55);
+    }
+    if (cell.kind === "gap") {
+      g.strokeStyle = "#c4c8cf"; g.setLineDash([2, 2]); g.strokeRect(x + 0.5, y + 0.5, s - gap - 1, s - gap - 1);
+      g.setLineDash([]);
+    }
+    if (cell.dim && !tint) { g.fillStyle = "rgba(255,255,255,0.6)"; g.fillRect(x, y, s - gap, s - gap); }
+    const text = cell.text ?? (["gap", "unread", "plain"].includes(cell.kind) ? "" : formatNumber(cell.v));
+    if (font && text) {
+      const muted = cell.dim || cell.kind === "pad" || cell.kind === "op" || cell.kind === "inserted";
+      g.fillStyle = muted && !tint ? "#5f6368" : ink;
+      g.fillText(text, x + (s - gap) / 2, y + (lifted ? s * 0.36 : (s - gap) / 2 + 1), s - 2);
+    }
   }
 
   _axes(g) {
     const s = this.size;
-    g.font = AXIS_FONT;
+    g.font = this.big ? `${minText()}px system-ui, sans-serif` : AXIS_FONT;
     g.fillStyle = "#5f6368";
     g.textAlign = "center";
     g.textBaseline = "middle";
-    const every = s >= 18 ? 1 : s >= 12 ? 2 : 4;
+    const every = this.big ? Math.max(1, Math.ceil(24 / s)) : s >= 18 ? 1 : s >= 12 ? 2 : 4;
     for (let c = this.col0; c < this.col0 + this.cols; c++) {
       if ((c - this.col0) % every === 0) g.fillText(String(c), this.xy(0, c)[0] + s / 2, this.margin / 2);
     }
@@ -161,22 +202,32 @@ export class CellGrid {
       for (const [r, c] of marks.veil) { const [x, y] = this.xy(r, c); g.fillRect(x, y, s, s); }
     }
     if (marks.veilAfter) {
-      // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, without allocating per frame
+      // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, one rectangle per run of a row
       const { order, k } = marks.veilAfter;
       const x0 = this.margin - this.col0 * s;
       const y0 = this.margin - this.row0 * s;
-      for (let i = 0; i < order.length; i++) {
-        const cell = order[i];
-        if (cell[0] > k) g.fillRect(x0 + cell[2] * s, y0 + cell[1] * s, s, s);
+      for (const run of runsOf(order)) {
+        const frames = run.frames;
+        const n = frames.length;
+        if (frames[n - 1] <= k) continue;
+        let i = 0;
+        while (frames[i] <= k) i++;
+        g.fillRect(x0 + (run.c + i) * s, y0 + run.r * s, (n - i) * s, s);
       }
     }
-    const box = (cells, color, width, fill) => {
+    const font = this.valueFont();
+    const labelFont = this._labelFont();
+    const lifted = labelFont && marks.labels ? new Set(marks.labels.map(({ r, c }) => key(r, c))) : null;
+    g.font = `${font}px system-ui, sans-serif`;
+    g.textAlign = "center";
+    g.textBaseline = "middle";
+    const box = (cells, color, width, tint) => {
       if (!cells) return;
-      g.lineWidth = width;
-      g.strokeStyle = color;
       for (const [r, c] of cells) {
         const [x, y] = this.xy(r, c);
-        if (fill) { g.fillStyle = fill; g.fillRect(x, y, s, s); }
+        if (tint) this._paint(g, r, c, font, tint, lifted?.has(key(r, c)));
+        g.lineWidth = width;
+        g.strokeStyle = color;
         g.strokeRect(x + width / 2, y + width / 2, s - width - (s >= 8 ? 1 : 0) + 1, s - width - (s >= 8 ? 1 : 0) + 1);
       }
     };
@@ -184,8 +235,8 @@ export class CellGrid {
     g.setLineDash(s >= 10 ? [4, 3] : []);
     box(marks.source, ROLE.source, w);
     g.setLineDash([]);
-    box(marks.fed, ROLE.fed, w, "rgba(213, 94, 0, 0.18)");
-    box(marks.lit, ROLE.lit, w, "rgba(230, 159, 0, 0.22)");
+    box(marks.fed, ROLE.fed, w, TINT.fed);
+    box(marks.lit, ROLE.lit, w, TINT.lit);
     box(marks.current, ROLE.current, w + 1);
     for (const b of marks.boxes || []) {
       // a region with half-open, possibly fractional bounds, in this grid's frame
@@ -217,8 +268,8 @@ export class CellGrid {
       g.textAlign = "right"; g.textBaseline = "top";
       for (const [r, c] of marks.stars) { const [x, y] = this.xy(r, c); g.fillText("★", x + s - 2, y + 1); }
     }
-    if (marks.labels && s >= 22) {
-      g.font = `600 ${Math.max(9, Math.round(s * 0.26))}px system-ui, sans-serif`;
+    if (marks.labels && labelFont) {
+      g.font = `600 ${labelFont}px system-ui, sans-serif`;
       g.textAlign = "center"; g.textBaseline = "bottom";
       for (const { r, c, text } of marks.labels) {
         const [x, y] = this.xy(r, c);
@@ -233,6 +284,13 @@ export class CellGrid {
     this.el.dataset.current = list(marks.current);
     this.el.dataset.fed = list(marks.fed);
     this.el.dataset.cross = list(marks.cross);
+  }
+
+  /** The px size of the tap labels (×w) written under values, or 0 when they are left out. */
+  _labelFont() {
+    const s = this.size;
+    if (this.big) return s * 0.33 >= minText() + 2 ? Math.max(minText(), Math.round(s * 0.28)) : 0;
+    return s >= 22 ? Math.max(9, Math.round(s * 0.26)) : 0;
   }
 
   /** The grid drawn into one canvas (cells and highlights), for the PNG export. */
@@ -317,6 +375,25 @@ export class CellGrid {
     this.hover = null;
     this._enter(r, c, { x: rect.left + window.scrollX + x + this.size / 2, y: rect.top + window.scrollY + y + this.size / 2 });
   }
+}
+
+const RUNS = new WeakMap();
+/**
+ * An order [[frame, r, c], ...] as runs of cells side by side in a row with frames that never decrease: the cells
+ * of a run after frame k are its tail, veiled with one rectangle. Computed once per order array.
+ */
+function runsOf(order) {
+  let runs = RUNS.get(order);
+  if (runs) return runs;
+  runs = [];
+  let run = null;
+  for (const [frame, r, c] of order) {
+    const frames = run?.frames;
+    if (run && r === run.r && c === run.c + frames.length && frame >= frames[frames.length - 1]) frames.push(frame);
+    else { run = { r, c, frames: [frame] }; runs.push(run); }
+  }
+  RUNS.set(order, runs);
+  return runs;
 }
 
 function hatch(g, x, y, s, color, alpha) {

@@ -9,6 +9,10 @@ export const ROLE = {
   veil: "rgba(251, 251, 253, 0.82)", // not computed yet
 };
 
+const DARK = [29, 29, 31];
+const WHITE = [255, 255, 255];
+const BLACK = [0, 0, 0];
+
 const STOPS = {
   Viridis: ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884", "#44bf70", "#7ad151",
     "#bddf26", "#fde725"],
@@ -27,18 +31,48 @@ function buildTable(rgb) {
     const lo = Math.min(Math.floor(t), rgb.length - 2);
     const f = t - lo;
     const c = rgb[lo].map((v, j) => Math.round(v + (rgb[lo + 1][j] - v) * f));
-    const luminance = (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;
-    table.push({ fill: `rgb(${c.join(",")})`, ink: luminance > 0.5 ? "#1d1d1f" : "#ffffff" });
+    table.push({ fill: `rgb(${c.join(",")})`, rgb: c, ink: inkFor(c) });
   }
   return table;
 }
+
+/** WCAG relative luminance of an [r, g, b] colour (0–255 channels). */
+export function luminance(rgb) {
+  const lin = (v) => { const x = v / 255; return x <= 0.04045 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * lin(rgb[0]) + 0.7152 * lin(rgb[1]) + 0.0722 * lin(rgb[2]);
+}
+
+/** WCAG contrast ratio of two [r, g, b] colours (1 to 21). */
+export function contrast(a, b) {
+  const [la, lb] = [luminance(a), luminance(b)];
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+}
+
+/**
+ * The ink for a value written on a cell of colour rgb: dark or white, whichever contrasts more; pure black
+ * where neither reaches 4.7:1 (mid-luminance fills), so a value is always readable at better than 4.5:1.
+ */
+export function inkFor(rgb) {
+  const dark = contrast(rgb, DARK);
+  const white = contrast(rgb, WHITE);
+  if (white >= dark && white >= 4.7) return "#ffffff";
+  if (dark >= 4.7) return "#1d1d1f";
+  return white >= contrast(rgb, BLACK) ? "#ffffff" : "#000000";
+}
+
+/** A tint of alpha over an opaque colour, as the canvas would composite it: [r, g, b]. */
+export function blend(rgb, tint, alpha) {
+  return rgb.map((v, i) => Math.round(v * (1 - alpha) + tint[i] * alpha));
+}
+
+export const hexRgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
 
 /** A function value -> {fill, ink} over [zmin, zmax]; a flat range maps to the middle. */
 export function colorScale(name, zmin, zmax) {
   const table = TABLES[name] || TABLES.Viridis;
   const span = zmax - zmin;
   return (v) => {
-    if (v === null || v === undefined || Number.isNaN(v)) return { fill: "#ffffff", ink: "#1d1d1f" };
+    if (v === null || v === undefined || Number.isNaN(v)) return { fill: "#ffffff", rgb: WHITE, ink: "#1d1d1f" };
     const i = span > 0 ? Math.round(((v - zmin) / span) * 255) : 128;
     return table[Math.max(0, Math.min(255, i))];
   };

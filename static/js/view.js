@@ -4,6 +4,7 @@ import { ApiError, post } from "./api.js";
 import { clearErrors, debounce, showError } from "./controls.js";
 import { copyText, downloadJson, exportPng } from "./exporter.js";
 import { Player } from "./player.js";
+import { bindDrawer, fitStage, plotFonts } from "./stage.js";
 import * as url from "./urlstate.js";
 
 /**
@@ -32,6 +33,7 @@ export function setupView(spec) {
       if (mine !== generation) return;
       clearErrors(form);
       player.setFrames(frames, spec.label, firstLoad ? startFrame : spec.startAtEnd ? Infinity : player.frame);
+      fitView(spec);
       document.body.dataset.error = "";
     } catch (err) {
       if (mine !== generation) return;
@@ -60,7 +62,7 @@ export function setupView(spec) {
   bindPresenter(player, spec);
   bindExports(spec);
   let resizeTimer;
-  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => spec.resize?.(), 120); });
+  window.addEventListener("resize", () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(() => fitView(spec), 120); });
   refresh();
   return { player, params, refresh };
 }
@@ -81,9 +83,11 @@ function bindPresenter(player, spec) {
       if (on && !document.fullscreenElement) await document.documentElement.requestFullscreen?.();
       if (!on && document.fullscreenElement) await document.exitFullscreen();
     } catch { /* full screen refused (e.g. no user gesture): large type still applies */ }
-    spec.resize?.();
+    fitView(spec);
+    plotFonts();
   };
   button.addEventListener("click", toggle);
+  bindDrawer();
   document.addEventListener("fullscreenchange", () => {
     if (!document.fullscreenElement && document.body.classList.contains("presenter")) toggle();
   });
@@ -99,6 +103,11 @@ function bindPresenter(player, spec) {
     else return;
     e.preventDefault();
   });
+}
+
+/** Grids laid out again; in presenter mode, as big as the screen allows with the whole view on it. */
+function fitView(spec) {
+  if (spec.resize) fitStage(spec.resize);
 }
 
 function bindExports(spec) {

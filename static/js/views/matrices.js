@@ -108,12 +108,14 @@ function layout() {
   const big = document.body.classList.contains("presenter");
   fitGrids(S.grids.x, $("g-x"), big, 0.8);
   fitGrids(S.grids.k, $("g-k"), big, 0.6);
+  S.grids.y.opts.maxCell = big ? 72 : 46;
   S.grids.y.layout(Math.max(120, $("g-y").clientWidth), big ? 420 : 300);
   const tall = big ? window.innerHeight * 0.8 : 520;
-  const width = $("stage").clientWidth;
   for (const id of ["im2col", "toeplitz"]) {
     const g = S.grids[id];
-    g.opts.maxCell = big ? 40 : 30;
+    g.opts.maxCell = big ? 72 : 30;
+    // the matrix and its two vectors share one row: in presenter mode that row may be a column of the stage
+    const width = (big && g.el.closest(".row-stage")?.clientWidth) || $("stage").clientWidth;
     g.layout(width - 190, tall);
     for (const v of id === "im2col" ? ["wv", "yv1"] : ["xv", "yv2"]) {
       S.grids[v].opts.maxCell = g.size; // vectors share their matrix's cell size

@@ -1,6 +1,7 @@
 // Pieces the views share: channel figures, fitting grids to their panel, checking typed numbers,
 // and writing tensors and calls as Python.
 import { ApiError } from "../api.js";
+import { PRESENTER_MAX_CELL } from "../grid.js";
 import { groupColor } from "../palette.js";
 
 /** A captioned figure for one channel; a group's Okabe–Ito colour on its edge when it has one. */
@@ -19,7 +20,10 @@ export function channelFigure(host, caption, group = null) {
   return { fig, body, cap };
 }
 
-/** Lay grids out side by side in host's width; presenter mode allows bigger cells. */
+/**
+ * Lay grids out side by side in host's width; presenter mode allows bigger cells, and the height they get is
+ * scaled by the stage fit (static/js/stage.js) so the whole view fits the screen.
+ */
 export function fitGrids(grids, host, big, share = 1, maxPerRow = 2) {
   if (!grids.length) return;
   const width = Math.max(120, host.clientWidth || host.parentElement.clientWidth);
@@ -28,7 +32,7 @@ export function fitGrids(grids, host, big, share = 1, maxPerRow = 2) {
   const tall = (big ? window.innerHeight * 0.7 : Math.min(window.innerHeight * 0.62, 600)) * share;
   const chrome = grids.length > 1 ? 26 : 4; // the gap, a group's coloured edge and its padding
   for (const g of grids) {
-    g.opts.maxCell = big ? 72 : 46;
+    g.opts.maxCell = big ? PRESENTER_MAX_CELL : 46;
     g.layout(width / perRow - chrome, tall / rows - 26);
   }
 }
