@@ -157,8 +157,10 @@ export class CellGrid {
     const s = this.size;
     g.clearRect(0, 0, this.over.width, this.over.height);
     g.fillStyle = ROLE.veil;
+    let veiled = 0;
     if (marks.veil && marks.veil.length) {
       for (const [r, c] of marks.veil) { const [x, y] = this.xy(r, c); g.fillRect(x, y, s, s); }
+      veiled += marks.veil.length;
     }
     if (marks.veilAfter) {
       // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, without allocating per frame
@@ -167,9 +169,10 @@ export class CellGrid {
       const y0 = this.margin - this.row0 * s;
       for (let i = 0; i < order.length; i++) {
         const cell = order[i];
-        if (cell[0] > k) g.fillRect(x0 + cell[2] * s, y0 + cell[1] * s, s, s);
+        if (cell[0] > k) { g.fillRect(x0 + cell[2] * s, y0 + cell[1] * s, s, s); veiled += 1; }
       }
     }
+    this.el.dataset.veiled = String(veiled); // how many cells are faded (not computed yet), for tests and tools
     const box = (cells, color, width, fill) => {
       if (!cells) return;
       g.lineWidth = width;

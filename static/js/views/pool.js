@@ -98,6 +98,7 @@ function render() {
     grid(id, `${$(`t-${id}`).textContent} output`, res)?.setCells({ rows: res.shape[2], cols: res.shape[3],
       cell: planeCell(res.output[0][0]) });
   }
+  readyAt();
   const k = max.trace.dilation?.some((d) => d > 1) ? " (avg_pool2d has no dilation: drawn with its own windows)" : "";
   $("t-in").textContent = `input x · ${dims(max.trace.input_shape)}${max.trace.padding.flat().some(Boolean) ? " · padded" : ""}`;
   $("t-max").textContent = `max_pool2d → ${dims(max.shape)}`;
@@ -113,6 +114,20 @@ function render() {
 }
 
 S.idxOf = (id, r, c) => S.idx[id]?.outAt(0, r, c);
+
+/** Per unpool/upsampling panel: [frame, r, c] for each cell, the frame being the last max-pool cell (in the
+ * pool's order) that the cell reads, as its trace says; a cell that reads none (an unpool zero) is there from
+ * the start. The panels then build up with the pool, frame by frame. */
+function readyAt() {
+  S.ready = {};
+  for (const id of ["unpool", ...Object.keys(UPSAMPLE)]) {
+    if (!S.idx[id]) continue;
+    S.ready[id] = S.idx[id].cells.map((cell) => {
+      const frame = cell.reads.reduce((last, read) => Math.max(last, S.idxOf("max", read[1], read[2]) ?? -1), -1);
+      return [frame, ...outRc(cell.out).slice(1)];
+    });
+  }
+}
 
 function layout() {
   const big = document.body.classList.contains("presenter");
@@ -162,6 +177,7 @@ function drawFrame(k) {
   const marks = { max: { veil: veil("max", k) }, idx: { veil: veil("max", k) } };
   const [cell, a] = maxMarks(k, marks);
   if (a !== undefined) marks.avg.veil = veil("avg", a);
+  for (const [id, order] of Object.entries(S.ready || {})) marks[id] = { ...marks[id], veilAfter: { order, k } };
   apply(marks);
   $("sum").textContent = frameText(cell, a);
 }

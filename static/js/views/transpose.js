@@ -62,6 +62,13 @@ function render() {
   grid("x", "input x").setCells({ rows: body.input[0][0].length, cols: body.input[0][0][0].length, cell: planeCell(body.input[0][0]) });
   grid("w", "kernel w", { colorscale: "Cividis", axes: false }).setCells(S.kw);
   grid("y", "output y").setCells({ rows: tr.shape[2], cols: tr.shape[3], cell: planeCell(tr.output[0][0]) });
+  // one colour scale for every step of the scatter: the range of the server's running sums
+  S.yRange = { zmin: Infinity, zmax: -Infinity };
+  for (const v of tr.trace.cells.flatMap((cell) => (cell.scatter || []).map(([, sum]) => sum)).concat(tr.output[0][0].flat())) {
+    S.yRange.zmin = Math.min(S.yRange.zmin, v);
+    S.yRange.zmax = Math.max(S.yRange.zmax, v);
+  }
+  S.shownAt = null;
   const st = view.stretched[0][0];
   grid("s", "stretched, padded input").setCells({ rows: st.length, cols: st[0].length,
     cell: (r, c) => ({ kind: KIND[view.kinds[r][c]], v: st[r][c] }) });
@@ -107,7 +114,7 @@ function layout() {
 // ---------------------------------------------------------------- marks
 const yx = (at) => [at[1], at[2]];
 
-function scatterMarks(iy, ix) {
+function scatterMarks(iy, ix, step = null) {
   const fed = S.t.feeds(0, iy, ix).direct;
   const marks = { x: { current: [[iy, ix]] }, y: { fed: [], labels: [] }, d: { fed: [] }, w: { lit: [] } };
   const parts = [];
@@ -118,7 +125,8 @@ function scatterMarks(iy, ix) {
     marks.y.labels.push({ r: oy, c: ox, text: `+${f(read.term)}` });
     marks.d.fed.push([oy, ox]);
     marks.w.lit.push(S.kw.place(read.tap[2], read.tap[3]));
-    parts.push(`(${oy}, ${ox}) += ${f(read.input)}·${f(read.weight)}`);
+    const now = step === null ? null : soFar(oy, ox, step);
+    parts.push(`(${oy}, ${ox}) += ${f(read.input)}·${f(read.weight)}${now === null ? "" : ` → ${f(now)}`}`);
   }
   const s = S.stretchedOf.get(`${iy},${ix}`);
   marks.s = { current: s ? [s] : [] };
@@ -156,14 +164,44 @@ function apply([marks, text], veilUpTo = null) {
   return text;
 }
 
+/** The value output cell (r, c) holds once the scatter has stamped input cells 0..k: the server's running sum
+ * (the trace's `scatter`), or null while no stamp has reached it. */
+function soFar(r, c, k) {
+  let v = null;
+  for (const [t, sum] of S.t.cells[S.t.outAt(0, r, c)].scatter || []) {
+    if (t > k) break;
+    v = sum;
+  }
+  return v;
+}
+
+/** The output grid as it stands after step k of the scatter (k = null: complete); cells not reached yet are
+ * left blank and faded. */
+function showOutput(k) {
+  const g = S.grids.y;
+  const out = S.tr.output[0][0];
+  if (S.shownAt === k) return;
+  S.shownAt = k;
+  const { zmin, zmax } = S.yRange;
+  g.setCells({ rows: S.tr.shape[2], cols: S.tr.shape[3], zmin, zmax, cell: k === null ? planeCell(out)
+    : (r, c) => { const v = soFar(r, c, k); return v === null ? { kind: "plain" } : { kind: "real", v }; } });
+  g.draw();
+}
+
 function drawFrame(k) {
   S.frame = k;
-  if (S.p.animate === "gather") apply(gatherMarks(k), k);
-  else apply(scatterMarks(...S.inputs[k]));
+  if (S.p.animate === "gather") { showOutput(null); apply(gatherMarks(k), k); return; }
+  showOutput(k);
+  const [marks, text] = scatterMarks(...S.inputs[k], k);
+  const unreached = [];
+  S.t.cells.forEach((cell) => { const [, oy, ox] = outRc(cell.out); if (soFar(oy, ox, k) === null) unreached.push([oy, ox]); });
+  marks.y = { ...marks.y, veil: unreached };
+  apply([marks, text]);
 }
 
 function hover(id, r, c) {
   S.view_.player.pause();
+  showOutput(null); // what a hovered cell describes is the complete output
   let text;
   if (id === "x") text = apply(scatterMarks(r, c));
   else if (id === "y" || id === "d") text = apply(gatherMarks(S.t.outAt(0, r, c)));
