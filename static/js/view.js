@@ -15,6 +15,7 @@ export function setupView(spec) {
   const form = document.getElementById("controls");
   const playerRoot = document.getElementById("player");
   const roots = [form, playerRoot];
+  const stage = document.getElementById("stage");
   // The frame is in the link too: written as it changes (scrubbing, stepping, playing), at most 4× a second.
   let saveTimer = null;
   const saveSoon = () => {
@@ -30,6 +31,7 @@ export function setupView(spec) {
 
   async function refresh() {
     const mine = ++generation;
+    drawnFor = JSON.stringify(params());
     player.pause();
     form.setAttribute("aria-busy", "true");
     try {
@@ -38,11 +40,13 @@ export function setupView(spec) {
       clearErrors(form);
       player.setFrames(frames, spec.label, firstLoad ? startFrame : spec.startAtEnd ? Infinity : player.frame);
       document.body.dataset.error = "";
+      stage.classList.remove("stale");
     } catch (err) {
       if (mine !== generation) return;
       if (!(err instanceof ApiError)) throw err;
       showError(form, err, spec.names || {});
       document.body.dataset.error = err.message;
+      stage.classList.add("stale"); // the drawing is of the last good parameters: greyed in place, not moved
     } finally {
       if (mine === generation) {
         form.removeAttribute("aria-busy");
@@ -56,7 +60,9 @@ export function setupView(spec) {
     }
   }
 
-  const changed = debounce(refresh, 180);
+  // an edit redraws; a change event that only repeats the last input (a text box losing focus) does not
+  let drawnFor = null;
+  const changed = debounce(() => { if (JSON.stringify(params()) !== drawnFor) refresh(); }, 180);
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
   form.addEventListener("submit", (e) => { e.preventDefault(); refresh(); });

@@ -8,14 +8,20 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { checkInts, dims, planeCell, pythonCall, tensorLiteral } from "./shared.js";
+import { checkInts, dims, parsePlanes, planeCell, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {}, idx: {} };
+// error loc -> control; input follows the typed box
+const NAMES = { input: "h", indices: "kernel_size", output_size: "kernel_size", scale_factor: "scale" };
 const UPSAMPLE = { near: { mode: "nearest" }, bil0: { mode: "bilinear", align_corners: false },
   bil1: { mode: "bilinear", align_corners: true } };
 
 function inputPlane(p) {
+  const typed = parsePlanes(p.values_x)?.[0]; // your numbers, when typed, replace the menu's
+  for (const name of ["input", "h", "w", "seed"]) document.querySelector(`[name=${name}]`).disabled = Boolean(typed);
+  NAMES.input = typed ? "values_x" : "h";
+  if (typed) return typed;
   if (p.input === "lecture") return LECTURE_POOL;
   checkInts(p, { h: [1, 64], w: [1, 64], seed: [0, 2 ** 31] });
   return randomTensor([Number(p.h), Number(p.w)], 0, 9, rng(p.seed));
@@ -268,7 +274,7 @@ function pytorch() {
 
 S.view = setupView({
   name: "pool",
-  names: { input: "h", indices: "kernel_size", output_size: "kernel_size", scale_factor: "scale" },
+  names: NAMES,
   load: async (p) => {
     for (const name of ["h", "w", "seed"]) document.querySelector(`[name=${name}]`).disabled = p.input === "lecture";
     const frames = await load(p);
