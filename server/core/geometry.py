@@ -125,7 +125,25 @@ def _conv_transpose_cells(spec: ConvSpec, x: np.ndarray, w: np.ndarray, b: np.nd
                 inputs.append(float(x[(n, c, *i_coord)]))
                 weights.append(float(w[(c, o_local, *tap)]))
         yield _cell([n, o, *pos], out, reads, taps, [False] * len(reads), inputs, weights,
-                    bias=None if b is None else float(b[o]))
+                    bias=None if b is None else float(b[o]),
+                    scatter=_running_sums(reads, inputs, weights, spec.input_shape[2:],
+                                          0.0 if b is None else float(b[o])))
+
+
+def _running_sums(reads: list, inputs: list, weights: list, size: Any, start: float) -> list[list[float]]:
+    """The cell as the scatter builds it: input cells are stamped in row-major order over (channel, position),
+    step t being the flat index c·H·W + y·W + x of the stamped cell. Per step that reaches this cell,
+    [t, the cell's value after it] (bias, if any, is there from the start), in step order."""
+    steps = sorted((int(np.ravel_multi_index(tuple(r[1:]), tuple(size))) + r[0] * int(np.prod(size)),
+                    v * wt) for r, v, wt in zip(reads, inputs, weights))
+    out, total, i = [], start, 0
+    while i < len(steps):
+        t = steps[i][0]
+        while i < len(steps) and steps[i][0] == t:  # one input cell can meet this output through several taps
+            total += steps[i][1]
+            i += 1
+        out.append([t, total])
+    return out
 
 
 def _pool_cells(spec: PoolSpec, x: np.ndarray, out: np.ndarray,

@@ -198,8 +198,10 @@ export class CellGrid {
     const s = this.size;
     g.clearRect(0, 0, this.over.width, this.over.height);
     g.fillStyle = ROLE.veil;
+    let veiled = 0;
     if (marks.veil && marks.veil.length) {
       for (const [r, c] of marks.veil) { const [x, y] = this.xy(r, c); g.fillRect(x, y, s, s); }
+      veiled += marks.veil.length;
     }
     if (marks.veilAfter) {
       // {order: [[frame, r, c], ...], k}: veil the cells of frames after k, one rectangle per run of a row
@@ -213,8 +215,10 @@ export class CellGrid {
         let i = 0;
         while (frames[i] <= k) i++;
         g.fillRect(x0 + (run.c + i) * s, y0 + run.r * s, (n - i) * s, s);
+        veiled += n - i;
       }
     }
+    this.el.dataset.veiled = String(veiled); // how many cells are faded (not computed yet), for tests and tools
     const font = this.valueFont();
     const labelFont = this._labelFont();
     const lifted = labelFont && marks.labels ? new Set(marks.labels.map(({ r, c }) => key(r, c))) : null;

@@ -1,4 +1,5 @@
-// The home page's first convolution: one API call, three heatmaps. No arithmetic here: the server sends it all.
+// The home page's first convolution: one API call, three heatmaps. No arithmetic here: the server sends it all,
+// the size formula with its numbers included (POST /shapes).
 import { post } from "./api.js";
 import { heatmap, whenPlotlyReady } from "./plot.js";
 
@@ -7,25 +8,35 @@ const KERNEL = [[1, 0, -1], [2, 0, -2], [1, 0, -1]];
 
 const form = document.getElementById("demo-form");
 const errorBox = document.getElementById("demo-error");
+const formula = document.getElementById("demo-formula");
+const plots = document.querySelector(".demo .heatmaps");
+let generation = 0;
 
 async function draw() {
+  const mine = ++generation;
   const params = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, Number(v)]));
   try {
-    const result = await post("/ops/conv2d", { input: [[INPUT]], weight: [[KERNEL]], ...params });
+    const [result, shapes] = await Promise.all([
+      post("/ops/conv2d", { input: [[INPUT]], weight: [[KERNEL]], ...params }),
+      post("/shapes", { input_shape: [1, 6, 6], layers: [{ op: "conv2d", out_channels: 1, kernel_size: 3, ...params }] }),
+    ]);
+    if (mine !== generation) return; // a later edit's answer wins
     errorBox.hidden = true;
+    plots.classList.remove("stale");
     const out = result.output[0][0];
     heatmap(document.getElementById("plot-input"), INPUT);
     heatmap(document.getElementById("plot-kernel"), KERNEL);
     heatmap(document.getElementById("plot-output"), out);
     document.getElementById("output-caption").textContent = `output ${result.shape[2]}×${result.shape[3]}`;
-    const { stride: s, padding: p, dilation: d } = params;
-    document.getElementById("demo-formula").textContent =
-      `o = ⌊(i + 2p − d(k−1) − 1) / s⌋ + 1 = ⌊(6 + 2·${p} − ${d}·2 − 1) / ${s}⌋ + 1 = ${result.shape[2]}`;
+    formula.textContent = `o = ${shapes.layers[0].formula}`;
     if (!document.body.dataset.ready) performance.mark("convscope:ready");
     document.body.dataset.ready = "true";
   } catch (err) {
+    if (mine !== generation) return;
     errorBox.textContent = err.message;
     errorBox.hidden = false;
+    plots.classList.add("stale"); // the last good drawing, greyed where it is
+    formula.textContent = `o: no output size for stride ${params.stride}, padding ${params.padding}, dilation ${params.dilation}`;
     document.body.dataset.ready = "true";
   }
 }

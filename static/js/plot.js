@@ -13,7 +13,14 @@ export function whenPlotlyReady() {
   });
 }
 
+/** Remove a plot (and what Plotly keeps on its element), leaving `text` in its place. */
+export function clearPlot(element, text = "") {
+  if (window.Plotly && element.data) window.Plotly.purge(element);
+  element.textContent = text;
+}
+
 export function heatmap(element, grid, { title = "", showValues = true, zmin, zmax, colorscale = PALETTE, dtick = 1, gap = 1 } = {}) {
+  if (!element.data) element.textContent = ""; // a note written in its place before the first plot
   const rows = grid.length;
   const cols = grid[0].length;
   const text = grid.map((row) => row.map((v) => formatNumber(v)));

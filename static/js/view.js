@@ -16,7 +16,13 @@ export function setupView(spec) {
   const form = document.getElementById("controls");
   const playerRoot = document.getElementById("player");
   const roots = [form, playerRoot];
-  const player = new Player(playerRoot, { onFrame: (k) => spec.frame(k), onStop: () => url.save(roots) });
+  const stage = document.getElementById("stage");
+  // The frame is in the link too: written as it changes (scrubbing, stepping, playing), at most 4× a second.
+  let saveTimer = null;
+  const saveSoon = () => {
+    if (saveTimer === null) saveTimer = setTimeout(() => { saveTimer = null; url.save(roots); }, 250);
+  };
+  const player = new Player(playerRoot, { onFrame: (k) => { spec.frame(k); saveSoon(); }, onStop: () => url.save(roots) });
   url.restore(roots);
   const urlFrame = new URLSearchParams(window.location.search).get("frame");
   const startFrame = urlFrame === null ? (spec.startAtEnd ? Infinity : 0) : Number(urlFrame) || 0;
@@ -26,6 +32,7 @@ export function setupView(spec) {
 
   async function refresh() {
     const mine = ++generation;
+    drawnFor = JSON.stringify(params());
     player.pause();
     form.setAttribute("aria-busy", "true");
     try {
@@ -35,11 +42,13 @@ export function setupView(spec) {
       player.setFrames(frames, spec.label, firstLoad ? startFrame : spec.startAtEnd ? Infinity : player.frame);
       fitView(spec);
       document.body.dataset.error = "";
+      stage.classList.remove("stale");
     } catch (err) {
       if (mine !== generation) return;
       if (!(err instanceof ApiError)) throw err;
       showError(form, err, spec.names || {});
       document.body.dataset.error = err.message;
+      stage.classList.add("stale"); // the drawing is of the last good parameters: greyed in place, not moved
     } finally {
       if (mine === generation) {
         form.removeAttribute("aria-busy");
@@ -53,7 +62,9 @@ export function setupView(spec) {
     }
   }
 
-  const changed = debounce(refresh, 180);
+  // an edit redraws; a change event that only repeats the last input (a text box losing focus) does not
+  let drawnFor = null;
+  const changed = debounce(() => { if (JSON.stringify(params()) !== drawnFor) refresh(); }, 180);
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
   form.addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
@@ -67,9 +78,18 @@ export function setupView(spec) {
   return { player, params, refresh };
 }
 
+// Inputs that take no typed text: the player's keys act on the animation even while one has focus.
+const UNTYPED = new Set(["range", "checkbox", "radio", "button", "submit", "reset", "color", "file", "image"]);
+
 function typing(target) {
   const tag = target.tagName;
-  return tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || target.isContentEditable;
+  if (tag === "INPUT") return !UNTYPED.has(target.type);
+  return tag === "SELECT" || tag === "TEXTAREA" || target.isContentEditable;
+}
+
+/** A focused button (or summary) would also act on the space key's release: that key belongs to the player. */
+function pressable(target) {
+  return target.tagName === "BUTTON" || target.tagName === "SUMMARY" || (target.tagName === "INPUT" && UNTYPED.has(target.type));
 }
 
 /** Presenter mode: full screen and large type; keys: p, space, ←/→, +/−. The keys work outside it too. */
@@ -93,15 +113,17 @@ function bindPresenter(player, spec) {
   });
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
-    const onButton = e.target.tagName === "BUTTON" || e.target.tagName === "SUMMARY";
     if (e.key === "p" || e.key === "P") toggle();
-    else if (e.key === " " && !onButton) player.toggle();
+    else if (e.key === " ") { if (!e.repeat) player.toggle(); }
     else if (e.key === "ArrowRight") player.step(1);
     else if (e.key === "ArrowLeft") player.step(-1);
     else if (e.key === "+" || e.key === "=") player.faster(1);
     else if (e.key === "-" || e.key === "_") player.faster(-1);
     else return;
     e.preventDefault();
+  });
+  document.addEventListener("keyup", (e) => {
+    if (e.key === " " && !typing(e.target) && pressable(e.target)) e.preventDefault();
   });
 }
 

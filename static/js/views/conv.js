@@ -9,33 +9,51 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { layerFormula, setupView } from "../view.js";
-import { channelFigure, checkInts, fitGrids, pythonCall, tensorLiteral } from "./shared.js";
+import { channelFigure, checkInts, chunks, fitGrids, parsePlanes, pythonCall, tensorLiteral } from "./shared.js";
 
 const MAX_SIDE = 128; // what the animator draws comfortably; the server's own caps apply beyond
 const $ = (id) => document.getElementById(id);
 const S = { grids: { input: [], kernel: [], output: [] } };
+const NAMES = { weight: "kh", input: "h", bias: "bias" }; // error loc -> control; input/weight follow the typed boxes
+
+/** Typed input and kernel (null where the box is empty). 2-D: a plane per channel or slice; 1-D: a line each. */
+function typedValues(p, one) {
+  const flat = (planes) => (planes && one ? planes.flat() : planes);
+  return { x: flat(parsePlanes(p.values_x)), w: flat(parsePlanes(p.values_w)) };
+}
 
 function buildRequest(p) {
-  checkInts(p, { h: [1, MAX_SIDE], w: [1, MAX_SIDE], c: [1, 16], o: [1, 16], kh: [1, 32], kw: [1, 32],
-    groups: [1, 16], seed: [0, 2 ** 31] });
   const one = p.dims === "1";
-  const [C, O, G] = [p.c, p.o, p.groups].map(Number);
+  const typed = typedValues(p, one);
+  NAMES.input = typed.x ? "values_x" : "h";
+  NAMES.weight = typed.w ? "values_w" : "kh";
+  const ranges = { c: [1, 16], o: [1, 16], kh: [1, 32], kw: [1, 32], groups: [1, 16], seed: [0, 2 ** 31] };
+  if (!typed.x) Object.assign(ranges, { h: [1, MAX_SIDE], w: [1, MAX_SIDE] });
+  if (typed.x) delete ranges.c;
+  if (typed.w) { delete ranges.o; delete ranges.kh; delete ranges.kw; }
+  checkInts(p, ranges);
+  const G = Number(p.groups);
+  const C = typed.x ? typed.x.length : Number(p.c);
+  const O = Number(p.o);
   const next = rng(p.seed);
   const spatial = one ? [Number(p.w)] : [Number(p.h), Number(p.w)];
   const kernel = one ? [Number(p.kw)] : [Number(p.kh), Number(p.kw)];
-  const input = randomTensor([1, C, ...spatial], 0, 9, next);
+  const input = typed.x ? [typed.x] : randomTensor([1, C, ...spatial], 0, 9, next);
   // The weight is O × C/groups × kernel; when groups does not divide C the API says so.
   const perGroup = Number.isInteger(C / G) ? C / G : C;
-  const original = randomTensor([O, perGroup, ...kernel], -2, 2, next);
+  const original = typed.w ? chunks(typed.w, perGroup) : randomTensor([O, perGroup, ...kernel], -2, 2, next);
   const weight = p.flip ? flipSpatial(original, one ? 1 : 2) : original;
   const body = { input, weight, stride: intOrPair(p.stride, 1), padding: intOrPair(p.padding, 0),
     dilation: intOrPair(p.dilation, 1), groups: G, padding_mode: p.padding_mode, extras: ["trace"] };
-  if (p.bias) body.bias = randomTensor([O], -3, 3, next);
+  if (p.bias) body.bias = randomTensor([original.length], -3, 3, next);
   return { op: one ? "conv1d" : "conv2d", one, body, params: p };
 }
 
 async function load(p) {
-  for (const name of ["h", "kh"]) document.querySelector(`[name=${name}]`).disabled = p.dims === "1";
+  // the size controls a typed box replaces, and the height ones in 1-D, are greyed
+  const [tx, tw] = [p.values_x, p.values_w].map((v) => Boolean(String(v ?? "").trim()));
+  const off = { h: p.dims === "1" || tx, w: tx, c: tx, kh: p.dims === "1" || tw, kw: tw, o: tw };
+  for (const [name, disabled] of Object.entries(off)) document.querySelector(`[name=${name}]`).disabled = disabled;
   const req = buildRequest(p);
   const res = await post(`/ops/${req.op}`, req.body);
   Object.assign(S, { req, res, trace: res.trace, index: new TraceIndex(res.trace), hover: null, o: null });
@@ -117,8 +135,8 @@ function showKernel(o) {
       cell: (y, x) => (y % dh || x % dw ? { kind: "gap" } : { kind: "real", v: taps[y / dh][x / dw] }) });
     return grid;
   });
-  const cc = trace.cross_correlation ? "cross-correlation" : "";
-  $("t-kernel").textContent = `kernel w[${o}] · ${cc}${req.params.flip ? " · flipped: true convolution" : ""}`;
+  const cc = trace.cross_correlation ? "applied as a cross-correlation" : "";
+  $("t-kernel").textContent = `kernel w[${o}] · ${req.params.flip ? `K flipped (true convolution), ${cc}` : `${cc} (not flipped)`}`;
   layoutKernel();
 }
 
@@ -305,7 +323,7 @@ function pytorch() {
 
 S.view = setupView({
   name: "conv",
-  names: { weight: "kh", input: "h", bias: "bias" },
+  names: NAMES,
   load: async (p) => {
     const frames = await load(p);
     $("pytorch-code").textContent = pytorch();

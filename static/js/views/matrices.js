@@ -9,17 +9,27 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { channelFigure, checkInts, dilatedKernel, dims, fitGrids, pythonCall, tensorLiteral } from "./shared.js";
+import { channelFigure, checkInts, dilatedKernel, dims, fitGrids, parsePlanes, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
+const NAMES = { weight: "kh", input: "h", extras: "h" }; // error loc -> control; input/weight follow the typed boxes
 
 async function load(p) {
-  checkInts(p, { h: [1, 24], w: [1, 24], c: [1, 4], kh: [1, 7], kw: [1, 7], seed: [0, 2 ** 31] });
+  // typed numbers replace the seeded ones: a plane per input channel, a kernel slice per channel
+  const [tx, tw] = [parsePlanes(p.values_x), parsePlanes(p.values_w)];
+  for (const [name, off] of [["h", tx], ["w", tx], ["c", tx], ["kh", tw], ["kw", tw]]) document.querySelector(`[name=${name}]`).disabled = Boolean(off);
+  NAMES.input = tx ? "values_x" : "h";
+  NAMES.weight = tw ? "values_w" : "kh";
+  const ranges = { c: [1, 4], kh: [1, 7], kw: [1, 7], seed: [0, 2 ** 31] };
+  if (tx) delete ranges.c;
+  else Object.assign(ranges, { h: [1, 24], w: [1, 24] });
+  if (tw) { delete ranges.kh; delete ranges.kw; }
+  checkInts(p, ranges);
   const next = rng(p.seed);
-  const C = Number(p.c);
-  const body = { input: randomTensor([1, C, Number(p.h), Number(p.w)], 0, 9, next),
-    weight: flipIf(p.flip, randomTensor([1, C, Number(p.kh), Number(p.kw)], -2, 2, next)), stride: intOrPair(p.stride, 1),
+  const C = tx ? tx.length : Number(p.c);
+  const body = { input: tx ? [tx] : randomTensor([1, C, Number(p.h), Number(p.w)], 0, 9, next),
+    weight: flipIf(p.flip, tw ? [tw] : randomTensor([1, C, Number(p.kh), Number(p.kw)], -2, 2, next)), stride: intOrPair(p.stride, 1),
     padding: intOrPair(p.padding, 0), dilation: intOrPair(p.dilation, 1), padding_mode: p.padding_mode,
     extras: ["trace", "im2col", "toeplitz"] };
   const flipped = Boolean(p.flip);
@@ -39,6 +49,11 @@ function tables() {
     S.colOf.set(`${c},${y},${x}`, S.inputs.length);
     S.inputs.push([c, y, x]);
   })));
+  S.tapped = new Set(); // "row,col" of C where output row reads input col through a kernel tap (even one of weight 0)
+  S.t.cells.forEach((_, i) => S.t.reads(i).forEach((rd) => {
+    const real = rd.pad ? rd.source : rd.at;
+    if (real) S.tapped.add(`${i},${S.colOf.get(real.join(","))}`);
+  }));
   S.taps = []; // w's rows, in im2col's column order (c, ky, kx)
   S.body.weight[0].forEach((ch, c) => ch.forEach((row, ky) => row.forEach((v, kx) => S.taps.push({ c, ky, kx, v }))));
 }
@@ -95,12 +110,14 @@ function render() {
   const C_ = res.toeplitz;
   S.grids.toeplitz = grid("toeplitz", $("g-toeplitz"), "Toeplitz matrix C", { colorscale: "Cividis" });
   S.grids.toeplitz.setCells({ rows: C_.length, cols: C_[0].length,
-    cell: (r, c) => (C_[r][c] ? { kind: "real", v: C_[r][c] } : { kind: "inserted", text: "" }) });
+    cell: (r, c) => (S.tapped.has(`${r},${c}`) ? { kind: "real", v: C_[r][c] } : { kind: "inserted", text: "" }) });
   $("t-x").textContent = `input x · ${dims(trace.input_shape)}${pt + pb + pl + pr ? ` · padding ${trace.padding_mode}` : ""}`;
-  $("t-k").textContent = `kernel w · ${dims([1, C, body.weight[0][0].length, body.weight[0][0][0].length])} · cross-correlation${S.body.flipped ? " with K flipped: true convolution" : ""}`;
+  $("t-k").textContent = `kernel w · ${dims([1, C, body.weight[0][0].length, body.weight[0][0][0].length])} · ${S.body.flipped
+    ? "K flipped (true convolution), applied as a cross-correlation" : "applied as a cross-correlation (not flipped)"}`;
   $("t-y").textContent = `output y · ${dims(res.shape)}`;
   $("t-im2col").textContent = `im2col (${dims([rows, im[0].length])}): row i = the window of output cell i, unrolled (c, ky, kx) · w = y`;
-  $("t-toeplitz").textContent = `Toeplitz C (${dims([C_.length, C_[0].length])}): a row per output cell, a column per input cell · x = y`;
+  $("t-toeplitz").textContent = `Toeplitz C (${dims([C_.length, C_[0].length])}): a row per output cell, a column per input cell · x = y` +
+    " · blank: structural zeros (outside the window); a coloured 0: a tap whose weight is 0";
   layout();
 }
 
@@ -256,7 +273,9 @@ function describe(id, r, c, channel) {
   }
   if (id === "toeplitz") {
     const [ch, y, x] = S.inputs[c];
-    return `C[${r}, ${c}] = ${f(S.res.toeplitz[r][c])}: how much x[${ch}](${y}, ${x}) counts in ${label(r)}`;
+    if (!S.tapped.has(`${r},${c}`)) return `C[${r}, ${c}] = 0, structurally: x[${ch}](${y}, ${x}) is outside the window of ${label(r)}`;
+    return `C[${r}, ${c}] = ${f(S.res.toeplitz[r][c])}: how much x[${ch}](${y}, ${x}) counts in ${label(r)}` +
+      (S.res.toeplitz[r][c] === 0 ? " (inside the window, under a tap whose weight is 0)" : "");
   }
   if (id === "wv") { const tp = S.taps[r]; return `w[0, ${tp.c}, ${tp.ky}, ${tp.kx}] = ${f(tp.v)} (column ${r} of im2col)`; }
   if (id === "xv") { const [ch, y, x] = S.inputs[r]; return `x[${ch}](${y}, ${x}) = ${f(S.body.input[0][ch][y][x])}`; }
@@ -279,7 +298,7 @@ function pytorch() {
 
 S.view = setupView({
   name: "matrices",
-  names: { weight: "kh", input: "h", extras: "h" },
+  names: NAMES,
   load: async (p) => {
     const frames = await load(p);
     $("pytorch-code").textContent = pytorch();

@@ -8,14 +8,20 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { checkInts, dims, planeCell, pythonCall, tensorLiteral } from "./shared.js";
+import { checkInts, dims, parsePlanes, planeCell, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {}, idx: {} };
+// error loc -> control; input follows the typed box
+const NAMES = { input: "h", indices: "kernel_size", output_size: "kernel_size", scale_factor: "scale" };
 const UPSAMPLE = { near: { mode: "nearest" }, bil0: { mode: "bilinear", align_corners: false },
   bil1: { mode: "bilinear", align_corners: true } };
 
 function inputPlane(p) {
+  const typed = parsePlanes(p.values_x)?.[0]; // your numbers, when typed, replace the menu's
+  for (const name of ["input", "h", "w", "seed"]) document.querySelector(`[name=${name}]`).disabled = Boolean(typed);
+  NAMES.input = typed ? "values_x" : "h";
+  if (typed) return typed;
   if (p.input === "lecture") return LECTURE_POOL;
   checkInts(p, { h: [1, 64], w: [1, 64], seed: [0, 2 ** 31] });
   return randomTensor([Number(p.h), Number(p.w)], 0, 9, rng(p.seed));
@@ -98,6 +104,7 @@ function render() {
     grid(id, `${$(`t-${id}`).textContent} output`, res)?.setCells({ rows: res.shape[2], cols: res.shape[3],
       cell: planeCell(res.output[0][0]) });
   }
+  readyAt();
   const k = max.trace.dilation?.some((d) => d > 1) ? " (avg_pool2d has no dilation: drawn with its own windows)" : "";
   $("t-in").textContent = `input x · ${dims(max.trace.input_shape)}${max.trace.padding.flat().some(Boolean) ? " · padded" : ""}`;
   $("t-max").textContent = `max_pool2d → ${dims(max.shape)}`;
@@ -113,6 +120,20 @@ function render() {
 }
 
 S.idxOf = (id, r, c) => S.idx[id]?.outAt(0, r, c);
+
+/** Per unpool/upsampling panel: [frame, r, c] for each cell, the frame being the last max-pool cell (in the
+ * pool's order) that the cell reads, as its trace says; a cell that reads none (an unpool zero) is there from
+ * the start. The panels then build up with the pool, frame by frame. */
+function readyAt() {
+  S.ready = {};
+  for (const id of ["unpool", ...Object.keys(UPSAMPLE)]) {
+    if (!S.idx[id]) continue;
+    S.ready[id] = S.idx[id].cells.map((cell) => {
+      const frame = cell.reads.reduce((last, read) => Math.max(last, S.idxOf("max", read[1], read[2]) ?? -1), -1);
+      return [frame, ...outRc(cell.out).slice(1)];
+    });
+  }
+}
 
 function layout() {
   const big = document.body.classList.contains("presenter");
@@ -162,6 +183,7 @@ function drawFrame(k) {
   const marks = { max: { veil: veil("max", k) }, idx: { veil: veil("max", k) } };
   const [cell, a] = maxMarks(k, marks);
   if (a !== undefined) marks.avg.veil = veil("avg", a);
+  for (const [id, order] of Object.entries(S.ready || {})) marks[id] = { ...marks[id], veilAfter: { order, k } };
   apply(marks);
   $("sum").textContent = frameText(cell, a);
 }
@@ -252,7 +274,7 @@ function pytorch() {
 
 S.view = setupView({
   name: "pool",
-  names: { input: "h", indices: "kernel_size", output_size: "kernel_size", scale_factor: "scale" },
+  names: NAMES,
   load: async (p) => {
     for (const name of ["h", "w", "seed"]) document.querySelector(`[name=${name}]`).disabled = p.input === "lecture";
     const frames = await load(p);

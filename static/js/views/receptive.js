@@ -4,7 +4,7 @@
 import { ApiError, get, post } from "../api.js";
 import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
-import { heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
+import { clearPlot, heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
 import { apiHas, setupView } from "../view.js";
 import { channelFigure, fail, pythonCall } from "./shared.js";
 import { StackEditor } from "./stack_editor.js";
@@ -128,17 +128,30 @@ function render() {
   S.grids = [...levels].reverse().filter((k) => k <= unit.layer || k === levels[levels.length - 1]).map((k) => {
     const e = rf.layers[k];
     const fig = channelFigure(host, `${k === 0 ? "input" : e.name} · n ${pair(e.n)} · j ${pair(e.j)} · r ${pair(e.r)}`);
+    const inside = (y, x) => y >= 0 && x >= 0 && y < e.n[0] && x < e.n[1];
     const grid = new CellGrid(fig.body, { label: `${e.name}: ${e.n.join(" by ")} units`, colorscale: "Viridis",
-      describe: (y, x) => `${k === 0 ? "pixel" : `unit of ${e.name}`} (${y}, ${x})${effAt(k, y, x)} · click: draw its field`,
-      onClick: (y, x) => pick(k, y, x) });
+      describe: (y, x) => (inside(y, x) ? `${k === 0 ? "pixel" : `unit of ${e.name}`} (${y}, ${x})${effAt(k, y, x)} · click: draw its field`
+        : `outside the map (${y}, ${x}): padding, where the field reaches past the edge`),
+      onClick: (y, x) => inside(y, x) && pick(k, y, x) });
     grid.level = k;
     const values = k === 0 && eff ? effValues(eff) : null;
-    grid.setCells({ rows: e.n[0], cols: e.n[1], zmin: 0, zmax: eff?.heatmap.max || 1,
-      cell: values ? (y, x) => ({ kind: "real", v: values[y][x], text: "" }) : () => ({ kind: "plain" }) });
+    const ring = padRing(S.fields.get(k)?.region, e.n);
+    grid.setCells({ ...ring, zmin: 0, zmax: eff?.heatmap.max || 1,
+      cell: (y, x) => (!inside(y, x) ? { kind: "pad", text: "" }
+        : values ? { kind: "real", v: values[y][x], text: "" } : { kind: "plain" }) });
     return grid;
   });
   drawEffective(eff);
   layout();
+}
+
+/** The cells drawn for a level: its map, and around it the padding ring that the unclipped field (the server's
+ * region) reaches into, so the dashed box is drawn whole. */
+function padRing(region, n) {
+  if (!region) return { rows: n[0], cols: n[1] };
+  const row0 = Math.min(0, Math.floor(region.y0));
+  const col0 = Math.min(0, Math.floor(region.x0));
+  return { row0, col0, rows: Math.max(n[0], Math.ceil(region.y1)) - row0, cols: Math.max(n[1], Math.ceil(region.x1)) - col0 };
 }
 
 function effAt(k, y, x) {
@@ -164,10 +177,10 @@ function drawEffective(eff) {
   const plot = $("plot-effective");
   const note = S.fields.get(0)?.effectiveError;
   if (!eff) {
-    plot.textContent = note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit.");
+    clearPlot(plot, note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit."));
+    $("t-eff").textContent = "effective receptive field |∂unit/∂x|";
     return;
   }
-  plot.textContent = "";
   $("t-eff").textContent = `effective receptive field |∂unit/∂x| · ${eff.nonzero} pixels reach the unit`;
   whenPlotlyReady().then(() => heatmap(plot, effValues(eff), { showValues: false, colorscale: "Viridis",
     dtick: eff.heatmap.width > 16 ? Math.ceil(eff.heatmap.width / 64) * 8 : 1, gap: eff.heatmap.width > 48 ? 0 : 1 }));
@@ -177,7 +190,7 @@ function layout() {
   const big = document.body.classList.contains("presenter");
   const width = $("levels").clientWidth;
   for (const g of S.grids) {
-    g.opts.maxCell = big ? 40 : 28;
+    g.opts.maxCell = big ? 72 : 48;
     g.opts.minCell = 1;
     const side = g.level === 0 ? Math.min(width - 20, big ? 640 : 460) : Math.min(width / 3 - 24, big ? 360 : 260);
     g.layout(side, side);

@@ -95,3 +95,24 @@ export function dilatedKernel(taps, dh, dw) {
     tapAt: (y, x) => (y % dh || x % dw ? null : [y / dh, x / dw]),
   };
 }
+
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/**
+ * Typed or pasted numbers as planes: a line (or `;`) per row, spaces or commas between numbers, a blank line
+ * between planes; Python's [[1, 2], [3, 4]] pastes too. null when empty. Parsing only: a token that is not a
+ * number is sent as typed, and ragged rows as they are, so the server's sentence says what is wrong.
+ */
+export function parsePlanes(text) {
+  const t = String(text ?? "").replace(/\]\s*,?\s*\[/g, "\n").replace(/[[\]]/g, " ").trim();
+  if (!t) return null;
+  return t.split(/\n\s*\n/).map((block) => block.split(/[\n;]/).map((line) => line.trim()).filter(Boolean)
+    .map((line) => line.split(/[\s,]+/).filter(Boolean).map((tok) => (NUMBER.test(tok) && Number.isFinite(Number(tok)) ? Number(tok) : tok))));
+}
+
+/** Consecutive runs of `size` items: typed kernel slices grouped into out-channels. */
+export function chunks(items, size) {
+  const out = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -8,20 +8,31 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { checkInts, dilatedKernel, dims, fail, planeCell, pythonCall, tensorLiteral } from "./shared.js";
+import { checkInts, dilatedKernel, dims, fail, parsePlanes, planeCell, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
+const NAMES = { weight: "k", input: "h" }; // error loc -> control; input/weight follow the typed boxes
 const KIND = { input: "real", inserted: "inserted", padding: "pad", output_padding: "op" };
 
 async function load(p) {
-  checkInts(p, { h: [1, 24], w: [1, 24], seed: [0, 2 ** 31] });
-  const k = intOrPair(p.k, 3);
-  const [kh, kw] = typeof k === "number" ? [k, k] : Array.isArray(k) ? k : fail("k", `kernel must be a number or height,width, got "${p.k}".`);
-  if (!(kh >= 1 && kw >= 1 && kh <= 9 && kw <= 9)) fail("k", `kernel sizes must be between 1 and 9 on this page, got ${kh}×${kw}.`);
+  // typed numbers replace the seeded ones (one plane each: this page draws one channel)
+  const [tx, tw] = [parsePlanes(p.values_x)?.[0], parsePlanes(p.values_w)?.[0]];
+  for (const [name, off] of [["h", tx], ["w", tx], ["k", tw]]) document.querySelector(`[name=${name}]`).disabled = Boolean(off);
+  NAMES.input = tx ? "values_x" : "h";
+  NAMES.weight = tw ? "values_w" : "k";
+  checkInts(p, tx ? { seed: [0, 2 ** 31] } : { h: [1, 24], w: [1, 24], seed: [0, 2 ** 31] });
+  let [kh, kw] = [1, 1];
+  if (!tw) {
+    const k = intOrPair(p.k, 3);
+    [kh, kw] = typeof k === "number" ? [k, k] : Array.isArray(k) ? k : fail("k", `kernel must be a number or height,width, got "${p.k}".`);
+    if (!(kh >= 1 && kw >= 1 && kh <= 9 && kw <= 9)) fail("k", `kernel sizes must be between 1 and 9 on this page, got ${kh}×${kw}.`);
+  }
   const next = rng(p.seed);
-  const body = { input: [[randomTensor([Number(p.h), Number(p.w)], 1, 4, next)]],
-    weight: [[randomTensor([kh, kw], 1, 3, next)]], stride: intOrPair(p.stride, 1), padding: intOrPair(p.padding, 0),
+  const x = tx || randomTensor([Number(p.h), Number(p.w)], 1, 4, next);
+  const w = tw || randomTensor([kh, kw], 1, 3, next);
+  const body = { input: [[x]],
+    weight: [[w]], stride: intOrPair(p.stride, 1), padding: intOrPair(p.padding, 0),
     output_padding: intOrPair(p.output_padding, 0), dilation: intOrPair(p.dilation, 1) };
   const [tr, view, toe] = await Promise.all([
     post("/ops/conv_transpose2d", { ...body, extras: ["trace"] }),
@@ -43,6 +54,8 @@ function index() {
   S.inputs = [];
   S.colOf = new Map();
   x.forEach((row, iy) => row.forEach((_, ix) => { S.colOf.set(`${iy},${ix}`, S.inputs.length); S.inputs.push([iy, ix]); }));
+  S.tapped = new Set(); // "row,col" of Cᵀ where output row meets input col through a kernel tap (even one of weight 0)
+  S.t.cells.forEach((cell, i) => cell.reads.forEach((read) => S.tapped.add(`${i},${S.colOf.get(`${read[1]},${read[2]}`)}`)));
   S.stretchedOf = new Map();
   S.view.origin.forEach((row, sy) => row.forEach((o, sx) => { if (o) S.stretchedOf.set(`${o[0]},${o[1]}`, [sy, sx]); }));
 }
@@ -62,6 +75,13 @@ function render() {
   grid("x", "input x").setCells({ rows: body.input[0][0].length, cols: body.input[0][0][0].length, cell: planeCell(body.input[0][0]) });
   grid("w", "kernel w", { colorscale: "Cividis", axes: false }).setCells(S.kw);
   grid("y", "output y").setCells({ rows: tr.shape[2], cols: tr.shape[3], cell: planeCell(tr.output[0][0]) });
+  // one colour scale for every step of the scatter: the range of the server's running sums
+  S.yRange = { zmin: Infinity, zmax: -Infinity };
+  for (const v of tr.trace.cells.flatMap((cell) => (cell.scatter || []).map(([, sum]) => sum)).concat(tr.output[0][0].flat())) {
+    S.yRange.zmin = Math.min(S.yRange.zmin, v);
+    S.yRange.zmax = Math.max(S.yRange.zmax, v);
+  }
+  S.shownAt = null;
   const st = view.stretched[0][0];
   grid("s", "stretched, padded input").setCells({ rows: st.length, cols: st[0].length,
     cell: (r, c) => ({ kind: KIND[view.kinds[r][c]], v: st[r][c] }) });
@@ -74,7 +94,7 @@ function render() {
     $("g-c").firstChild.textContent = toe.error;
   } else {
     grid("c", "matrix C transposed", { colorscale: "Cividis" }).setCells({ rows: toe.toeplitz.length,
-      cols: toe.toeplitz[0].length, cell: (r, c) => (toe.toeplitz[r][c] ? { kind: "real", v: toe.toeplitz[r][c] }
+      cols: toe.toeplitz[0].length, cell: (r, c) => (S.tapped.has(`${r},${c}`) ? { kind: "real", v: toe.toeplitz[r][c] }
         : { kind: "inserted", text: "" }) });
   }
   const side = (v) => (v < 0 ? `cropped ${-v}` : `${v}`);
@@ -88,7 +108,7 @@ function render() {
   $("t-f").textContent = "w flipped · cross-correlation";
   $("t-d").textContent = `output y · ${dims(view.shape)}${view.matches ? " · equals the scatter ✓" : " · DIFFERS"}`;
   $("t-c").textContent = toe.error ? "3 · As a matrix: y = Cᵀ x" : `3 · As a matrix: y = Cᵀ x · Cᵀ is ${toe.toeplitz.length}×${toe.toeplitz[0].length}: ` +
-    "a row per output cell, a column per input cell";
+    "a row per output cell, a column per input cell · blank: structural zeros; a coloured 0: a tap whose weight is 0";
   layout();
 }
 
@@ -107,7 +127,7 @@ function layout() {
 // ---------------------------------------------------------------- marks
 const yx = (at) => [at[1], at[2]];
 
-function scatterMarks(iy, ix) {
+function scatterMarks(iy, ix, step = null) {
   const fed = S.t.feeds(0, iy, ix).direct;
   const marks = { x: { current: [[iy, ix]] }, y: { fed: [], labels: [] }, d: { fed: [] }, w: { lit: [] } };
   const parts = [];
@@ -118,7 +138,8 @@ function scatterMarks(iy, ix) {
     marks.y.labels.push({ r: oy, c: ox, text: `+${f(read.term)}` });
     marks.d.fed.push([oy, ox]);
     marks.w.lit.push(S.kw.place(read.tap[2], read.tap[3]));
-    parts.push(`(${oy}, ${ox}) += ${f(read.input)}·${f(read.weight)}`);
+    const now = step === null ? null : soFar(oy, ox, step);
+    parts.push(`(${oy}, ${ox}) += ${f(read.input)}·${f(read.weight)}${now === null ? "" : ` → ${f(now)}`}`);
   }
   const s = S.stretchedOf.get(`${iy},${ix}`);
   marks.s = { current: s ? [s] : [] };
@@ -156,14 +177,44 @@ function apply([marks, text], veilUpTo = null) {
   return text;
 }
 
+/** The value output cell (r, c) holds once the scatter has stamped input cells 0..k: the server's running sum
+ * (the trace's `scatter`), or null while no stamp has reached it. */
+function soFar(r, c, k) {
+  let v = null;
+  for (const [t, sum] of S.t.cells[S.t.outAt(0, r, c)].scatter || []) {
+    if (t > k) break;
+    v = sum;
+  }
+  return v;
+}
+
+/** The output grid as it stands after step k of the scatter (k = null: complete); cells not reached yet are
+ * left blank and faded. */
+function showOutput(k) {
+  const g = S.grids.y;
+  const out = S.tr.output[0][0];
+  if (S.shownAt === k) return;
+  S.shownAt = k;
+  const { zmin, zmax } = S.yRange;
+  g.setCells({ rows: S.tr.shape[2], cols: S.tr.shape[3], zmin, zmax, cell: k === null ? planeCell(out)
+    : (r, c) => { const v = soFar(r, c, k); return v === null ? { kind: "plain" } : { kind: "real", v }; } });
+  g.draw();
+}
+
 function drawFrame(k) {
   S.frame = k;
-  if (S.p.animate === "gather") apply(gatherMarks(k), k);
-  else apply(scatterMarks(...S.inputs[k]));
+  if (S.p.animate === "gather") { showOutput(null); apply(gatherMarks(k), k); return; }
+  showOutput(k);
+  const [marks, text] = scatterMarks(...S.inputs[k], k);
+  const unreached = [];
+  S.t.cells.forEach((cell) => { const [, oy, ox] = outRc(cell.out); if (soFar(oy, ox, k) === null) unreached.push([oy, ox]); });
+  marks.y = { ...marks.y, veil: unreached };
+  apply([marks, text]);
 }
 
 function hover(id, r, c) {
   S.view_.player.pause();
+  showOutput(null); // what a hovered cell describes is the complete output
   let text;
   if (id === "x") text = apply(scatterMarks(r, c));
   else if (id === "y" || id === "d") text = apply(gatherMarks(S.t.outAt(0, r, c)));
@@ -196,7 +247,11 @@ function describe(id, r, c) {
     return k ? `${id === "w" ? "w" : "w flipped"}[${k[0]}, ${k[1]}] = ${f(t[k[0]][k[1]])}` : "dilation gap";
   }
   if (id === "x") return `input x(${r}, ${c}) = ${f(S.body.input[0][0][r][c])}`;
-  if (id === "c") return `row ${r} (an output cell), column ${c} (an input cell): ${f(S.toe.toeplitz[r][c])}`;
+  if (id === "c") {
+    if (!S.tapped.has(`${r},${c}`)) return `row ${r} (an output cell), column ${c} (an input cell): 0, structurally (no kernel tap joins them)`;
+    return `row ${r} (an output cell), column ${c} (an input cell): ${f(S.toe.toeplitz[r][c])}` +
+      (S.toe.toeplitz[r][c] === 0 ? " (joined by a kernel tap whose weight is 0)" : "");
+  }
   const i = S.t.outAt(0, r, c);
   return i === undefined ? "" : `output y(${r}, ${c}) = ${sumText(S.t.cells[i], { maxTerms: 12 })}`;
 }
@@ -213,7 +268,7 @@ function pytorch() {
 
 S.view_ = setupView({
   name: "transpose",
-  names: { weight: "k", input: "h" },
+  names: NAMES,
   load: async (p) => {
     const frames = await load(p);
     $("pytorch-code").textContent = pytorch();
