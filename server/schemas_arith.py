@@ -120,6 +120,9 @@ class ReceptiveFieldResponse(BaseModel):
     region: Box | None = Field(None, description="centre ± r/2, half-open, input pixels, before clipping.")
     clipped: Box | None = Field(None, description="The whole pixels of region inside the image.")
     effective: EffectiveField | None = None
+    pytorch: str | None = Field(None, description="The stack as runnable PyTorch: a torch.nn.Module with the "
+                                                  "inferred in_channels / in_features / num_features, run on a "
+                                                  "zero input; `y` is its output.")
 
 
 class LayerParam(BaseModel):
