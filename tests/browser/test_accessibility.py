@@ -75,3 +75,26 @@ def test_the_frame_counter_is_silent_while_playing_and_polite_when_paused(page, 
     page.click("#player [data-act=play]")
     page.wait_for_selector("#player[data-playing='false']")
     assert counter.get_attribute("aria-live") == "polite"
+
+
+def test_the_lab_maps_zoom_pan_and_probe_from_the_keyboard(page, live_server):
+    page.goto(f"{live_server}/lab?sample=chelsea&side=64")
+    page.wait_for_selector("body[data-ran='true']", timeout=60_000)
+    maps = page.locator("#lab-maps")
+    whole = maps.get_attribute("data-view")
+    canvas = page.locator(".lab-layer[data-entry='1'] canvas").first
+    assert canvas.get_attribute("aria-describedby") == "lab-map-keys"
+    assert "zoom" in page.text_content("#lab-map-keys")
+    canvas.focus()
+    page.keyboard.press("+")
+    page.wait_for_function(f"document.getElementById('lab-maps').dataset.view !== '{whole}'")
+    zoomed = maps.get_attribute("data-view")
+    assert float(zoomed.split(",")[2]) < float(whole.split(",")[2])
+    page.keyboard.press("Control+ArrowRight")
+    page.wait_for_function(f"document.getElementById('lab-maps').dataset.view !== '{zoomed}'")
+    assert float(maps.get_attribute("data-view").split(",")[0]) > float(zoomed.split(",")[0])
+    page.keyboard.press("0")
+    page.wait_for_function(f"document.getElementById('lab-maps').dataset.view === '{whole}'")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#lab-probe:not([hidden])", timeout=30_000)
