@@ -129,6 +129,9 @@ class ReceptiveFieldResponse(BaseModel):
     wrapped: Wrapped | None = Field(None, description="Pixels outside clipped that the unit also reads through a "
                                                       "conv2d's reflect, replicate or circular padding, per axis.")
     effective: EffectiveField | None = None
+    pytorch: str | None = Field(None, description="The stack as runnable PyTorch: a torch.nn.Module with the "
+                                                  "inferred in_channels / in_features / num_features, run on a "
+                                                  "zero input; `y` is its output.")
 
 
 class LayerParam(BaseModel):

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from ..core.layers import published, summarize
 from ..core.presets import get_preset, list_presets
-from ..core.receptive import receptive_field
+from ..core.receptive import input_shape_of, receptive_field
+from ..core.stack_code import stack_code
 from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas_arith import (LayerKindsResponse, PresetList, PresetResponse, ReceptiveFieldRequest, ReceptiveFieldResponse,
@@ -29,12 +30,14 @@ async def shapes(body: Annotated[ShapesRequest, Body(openapi_examples=for_endpoi
              summary="Receptive fields of a layer stack",
              description="n, j, r, start per layer and axis (entry 0 = the input: n = size, j = 1, r = 1, "
                          "start = 0.5). With unit: its region (centre ± r/2) and the region clipped to the image; "
-                         "with effective: the unit's gradient magnitude w.r.t. the input, by autograd.")
+                         "with effective: the unit's gradient magnitude w.r.t. the input, by autograd; "
+                         "pytorch: the stack as a runnable torch.nn.Module.")
 async def receptive(body: Annotated[ReceptiveFieldRequest, Body(openapi_examples=for_endpoint("receptive-field"))],
                      request: Request) -> JSONResponse:
     result = await gate_of(request).run(receptive_field, body.input_size, body.layers, body.unit,
                                         body.input_shape, body.effective)
-    return JSONResponse({"ok": True, **result})
+    code = stack_code(list(input_shape_of(body.input_size, body.input_shape, body.layers)), body.layers)
+    return JSONResponse({"ok": True, **result, "pytorch": code})
 
 
 @router.get("/layers", response_model=LayerKindsResponse, responses=ERRORS, summary="Every layer kind",

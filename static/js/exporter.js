@@ -1,8 +1,7 @@
-// Export: the view as one PNG (its grids, Plotly charts and captions where they sit on screen),
-// the trace as JSON, and the PyTorch call as text.
+// Export: the view as one PNG (its grids, Plotly and SVG charts, tables, legend swatches, badges and text,
+// where they sit on screen), the trace as JSON, and the PyTorch call as text.
+import { paintBoxes, paintSvgs, paintText } from "./export_dom.js";
 import { plotImage } from "./plot.js";
-
-const TEXT = ".panel-title, figcaption, .formula, .sum, .legend-line";
 
 function download(blob, filename) {
   const url = URL.createObjectURL(blob);
@@ -28,17 +27,6 @@ function loadImage(src) {
   });
 }
 
-function wrap(g, text, width) {
-  const lines = [];
-  let line = "";
-  for (const word of text.split(/\s+/)) {
-    const next = line ? `${line} ${word}` : word;
-    if (g.measureText(next).width > width && line) { lines.push(line); line = word; } else line = next;
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
 /** Draw everything visible under root into one PNG and download it. */
 export async function exportPng(root, filename) {
   const box = root.getBoundingClientRect();
@@ -51,6 +39,7 @@ export async function exportPng(root, filename) {
   g.fillStyle = "#ffffff";
   g.fillRect(0, 0, box.width, box.height);
   const at = (el) => { const r = el.getBoundingClientRect(); return [r.left - box.left, r.top - box.top, r.width, r.height]; };
+  paintBoxes(g, root, at);
   for (const el of root.querySelectorAll("canvas")) {
     if (!el.offsetParent) continue;
     const [x, y, w, h] = at(el);
@@ -61,16 +50,8 @@ export async function exportPng(root, filename) {
     const [x, y, w, h] = at(el);
     g.drawImage(await loadImage(await plotImage(el, w, h)), x, y, w, h);
   }
-  for (const el of root.querySelectorAll(TEXT)) {
-    if (!el.offsetParent || !el.textContent.trim()) continue;
-    const style = getComputedStyle(el);
-    const [x, y, w] = at(el);
-    g.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-    g.fillStyle = style.color;
-    g.textBaseline = "top";
-    const lineHeight = parseFloat(style.fontSize) * 1.3;
-    wrap(g, el.textContent.trim(), Math.max(w, 40)).forEach((line, i) => g.fillText(line, x, y + 2 + i * lineHeight));
-  }
+  await paintSvgs(g, root, at, loadImage);
+  paintText(g, root);
   const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   download(blob, filename);
 }

@@ -108,7 +108,9 @@ export class Player {
     this.slider.value = String(this.frame);
     const name = this.frames ? this.label(this.frame) : "";
     const text = this.frames ? `${this.frame + 1} / ${this.frames}${name ? ` · ${name}` : ""}` : "—";
-    this.counter.textContent = text;
+    if (this.counter.textContent !== text) this.counter.textContent = text;
+    // silent while playing (it changes up to 60 times a second); read out politely once paused or stepped
+    this.counter.setAttribute("aria-live", this.playing ? "off" : "polite");
     this.slider.setAttribute("aria-valuetext", text);
     this.playButton.textContent = this.playing ? "❚❚ pause" : "▶ play";
     this.playButton.setAttribute("aria-label", this.playing ? "pause" : "play");

@@ -6,11 +6,30 @@ function plotly() {
   return window.Plotly;
 }
 
+let loading = null;
+
+/**
+ * Plotly.js when a chart is first shown. A page that draws a chart at once loads it with a deferred script;
+ * a page whose charts come later names its hashed same-origin URL in <meta name="plotly-src"> and it is
+ * fetched here, on the first call.
+ */
 export function whenPlotlyReady() {
-  return new Promise((resolve) => {
-    if (window.Plotly) return resolve(window.Plotly);
-    window.addEventListener("load", () => resolve(plotly()), { once: true });
-  });
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!loading) {
+    const meta = document.querySelector('meta[name="plotly-src"]');
+    loading = new Promise((resolve, reject) => {
+      if (!meta) {
+        window.addEventListener("load", () => resolve(plotly()), { once: true });
+        return;
+      }
+      const script = document.createElement("script");
+      script.src = meta.content;
+      script.onload = () => resolve(plotly());
+      script.onerror = () => { loading = null; reject(new Error("Plotly.js could not be loaded.")); };
+      document.head.append(script);
+    });
+  }
+  return loading;
 }
 
 /** Remove a plot (and what Plotly keeps on its element), leaving `text` in its place. */

@@ -122,6 +122,7 @@ export class MapBoard {
     const name = entry === 0 ? "input" : `layer ${entry - 1} (${block.op})`;
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", `${name} ${channel < 0 ? "RGB" : `channel ${channel}`}`);
+    canvas.setAttribute("aria-describedby", "lab-map-keys");
     canvas.dataset.entry = String(entry);
     canvas.dataset.channel = String(channel);
     const cap = document.createElement("figcaption");
@@ -210,10 +211,16 @@ export class MapBoard {
     this.onUnit({ layer: item.entry, channel: item.channel, y: u.y, x: u.x }, item.canvas);
   }
 
-  /** Keyboard: arrows move a unit cursor over the focused map (shift: 8 at a time), Enter probes it. */
+  /** Keyboard: arrows move a unit cursor over the focused map (shift: 8 at a time), Enter probes it;
+   *  + / − zoom all maps about the view's centre, Ctrl+arrows pan by an eighth of the view, 0 resets it. */
   key(item, event) {
     const m = item.block.maps[item.channel];
     const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    if (this.viewKey(event, moves)) {
+      event.preventDefault();
+      event.stopPropagation();
+      return;
+    }
     let c = this.cursor && this.cursor.item === item ? this.cursor
       : { item, y: Math.floor(m.full_height / 2), x: Math.floor(m.full_width / 2) };
     if (moves[event.key]) {
@@ -229,6 +236,20 @@ export class MapBoard {
     if (event.key === "Enter" || event.key === " ") { this.pick(item, u); return; }
     this.describe(item, u);
     this.setOverlay({ cursor: { layer: item.entry, y: c.y, x: c.x } });
+  }
+
+  viewKey(event, moves) {
+    const v = this.view;
+    const centre = { x: v.x0 + v.w / 2, y: v.y0 + v.h / 2 };
+    if (event.key === "+" || event.key === "=") this.zoom(0.8, centre);
+    else if (event.key === "-" || event.key === "_") this.zoom(1.25, centre);
+    else if (event.key === "0") this.resetView();
+    else if (event.ctrlKey && moves[event.key]) {
+      const [dy, dx] = moves[event.key];
+      this.view = { ...v, x0: v.x0 + (dx * v.w) / 8, y0: v.y0 + (dy * v.h) / 8 };
+      this.redraw();
+    } else return false;
+    return true;
   }
 
   zoom(k, p) {

@@ -286,13 +286,20 @@ function describe(id, r, c, channel) {
 
 function pytorch() {
   const b = S.body;
-  return ["import torch", "import torch.nn.functional as F", "", `x = ${tensorLiteral(b.input)}`, `w = ${tensorLiteral(b.weight)}`,
-    ...(b.padding_mode !== "zeros" ? [`x = F.pad(x, (${[...S.trace.padding].reverse().flat().join(", ")}), mode="${b.padding_mode}")`] : []),
-    `y = ${pythonCall("F.conv2d", ["x", "w"], { stride: b.stride, padding: b.padding_mode === "zeros" ? b.padding : 0, dilation: b.dilation })}`,
-    `cols = ${pythonCall("F.unfold", ["x", `w.shape[-2:]`], { dilation: b.dilation, padding: b.padding_mode === "zeros" ? b.padding : 0, stride: b.stride })}.transpose(1, 2)  # im2col`,
-    "y_im2col = cols @ w.flatten(1).T  # = y.flatten(2).transpose(1, 2)",
-    "C = torch.func.jacfwd(lambda t: F.conv2d(t, w, " +
-      `stride=${JSON.stringify(b.stride)}, padding=${JSON.stringify(b.padding_mode === "zeros" ? b.padding : 0)}, dilation=${JSON.stringify(b.dilation)}))(x).reshape(y.numel(), x.numel())  # Toeplitz`,
+  // The padding the server applied, written out (any mode, "same" included): F.unfold only takes numbers.
+  const amounts = [...S.trace.padding].reverse().flat();
+  const mode = b.padding_mode === "zeros" ? "constant" : b.padding_mode;
+  const conv = `F.conv2d(F.pad(t, (${amounts.join(", ")}), mode="${mode}"), w, stride=${JSON.stringify(S.trace.stride)}, `
+    + `dilation=${JSON.stringify(S.trace.dilation)})`.replaceAll("[", "(").replaceAll("]", ")");
+  return ["import torch", "import torch.nn.functional as F", "", `x = ${tensorLiteral(b.input)}`,
+    `w = ${tensorLiteral(b.weight)}${b.flipped ? "  # the kernel flipped: torch cross-correlates" : ""}`,
+    `conv = lambda t: ${conv}`,
+    "y = conv(x)",
+    `xp = F.pad(x, (${amounts.join(", ")}), mode="${mode}")`,
+    `cols = ${pythonCall("F.unfold", ["xp", "w.shape[-2:]"], { dilation: S.trace.dilation, stride: S.trace.stride })}`
+      + ".transpose(1, 2)[0]  # im2col: one row per output cell",
+    "y_im2col = cols @ w.flatten()  # = y.flatten()",
+    "C = torch.func.jacfwd(conv)(x).reshape(y.numel(), x.numel())  # Toeplitz: y.flatten() = C @ x.flatten()",
   ].join("\n");
 }
 

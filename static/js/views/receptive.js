@@ -6,7 +6,7 @@ import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
 import { clearPlot, heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
 import { apiHas, setupView } from "../view.js";
-import { channelFigure, fail, pythonCall } from "./shared.js";
+import { channelFigure, fail } from "./shared.js";
 import { StackEditor } from "./stack_editor.js";
 
 const $ = (id) => document.getElementById(id);
@@ -263,20 +263,9 @@ function pick(layer, y, x) {
   announce(`picked unit (${y}, ${x}) of ${S.rf.layers[layer].name}`);
 }
 
+/** The stack as runnable PyTorch: the server writes it from the same walk that gives the table. */
 function pytorch() {
-  const lines = ["import torch", "import torch.nn as nn", "", "stack = nn.Sequential("];
-  const names = { conv2d: "nn.Conv2d", max_pool2d: "nn.MaxPool2d", avg_pool2d: "nn.AvgPool2d", conv_transpose2d: "nn.ConvTranspose2d",
-    relu: "nn.ReLU", batch_norm2d: "nn.BatchNorm2d", dropout: "nn.Dropout", flatten: "nn.Flatten", linear: "nn.Linear",
-    adaptive_avg_pool2d: "nn.AdaptiveAvgPool2d", max_unpool2d: "nn.MaxUnpool2d" };
-  let channels = 1;
-  for (const layer of S.layers) {
-    const { op, name, out_channels: oc, ...rest } = layer;
-    const positional = op.startsWith("conv") ? [channels, oc ?? 1] : [];
-    if (op.startsWith("conv")) channels = oc ?? 1;
-    lines.push(`    ${pythonCall(names[op] || op, positional, rest)},${name ? `  # ${name}` : ""}`);
-  }
-  lines.push(")", `x = torch.zeros(1, 1, ${S.size[0]}, ${S.size[1]})  # the receptive field does not depend on the values`);
-  return lines.join("\n");
+  return S.rf.pytorch || "";
 }
 
 await loadPresets();

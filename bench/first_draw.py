@@ -1,0 +1,82 @@
+"""Time to first drawing of every page, cold, in headless Chromium: python -m bench.first_draw [--repeats 5]
+
+Starts its own server on 127.0.0.1 and opens each page in a fresh browser context (empty cache, gzip on).
+"first drawing" is navigation start to the moment the page says it has drawn (body[data-ready="true"]),
+seen by a MutationObserver installed before any of the page's scripts run, so every page is timed the same
+way. Also: whether Plotly.js was fetched during that first drawing, and the bytes moved by then. The ratio
+column compares each page's median with the fastest page's (the goal: at most 1.2×).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+
+from .common import Row, machine, serve
+from .frame_time import ARGS, CHROMIUM
+
+PAGES = ["/", "/conv", "/transpose", "/pool", "/matrices", "/receptive-field", "/backprop", "/fully-convolutional",
+         "/equivariance", "/lab"]
+WATCH = """(() => {
+  const seen = () => { if (document.body && document.body.dataset.ready === "true" && !window.__drawn) {
+    window.__drawn = performance.now(); } };
+  new MutationObserver(seen).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-ready"] });
+})();"""
+STATE = """() => ({ drawn: window.__drawn,
+  plotly: performance.getEntriesByType('resource').some((e) => e.name.includes('/vendor/plotly')
+    && e.startTime <= window.__drawn),
+  bytes: performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .filter((e) => e.startTime <= window.__drawn).reduce((n, e) => n + (e.transferSize || 0), 0) })"""
+
+
+def measure(browser, url: str) -> dict:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='true']", timeout=60_000)
+    row = page.evaluate(STATE)
+    context.close()
+    return row
+
+
+def measure_pages(repeats: int = 5, pages: list[str] = PAGES) -> list[tuple[str, dict]]:
+    from playwright.sync_api import sync_playwright
+
+    with serve() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for path in pages:  # warm the server: imports, the first torch call of each endpoint
+            measure(browser, url + path)
+        out = []
+        for path in pages:
+            runs = [measure(browser, url + path) for _ in range(repeats)]
+            out.append((path, {"ms": statistics.median(r["drawn"] for r in runs),
+                               "plotly": any(r["plotly"] for r in runs), "bytes": runs[-1]["bytes"]}))
+        browser.close()
+    return out
+
+
+def table_rows(pages: list[tuple[str, dict]]) -> list[Row]:
+    fastest = min(r["ms"] for _, r in pages)
+    return [Row("first draw", f"{path}{' (with Plotly)' if r['plotly'] else ''}",
+                f"{r['ms'] / 1000:.2f} s, {r['bytes'] / 1000:,.0f} KB", f"{r['ms'] / fastest:.2f}× the fastest")
+            for path, r in pages]
+
+
+def run(quick: bool = False) -> list[Row]:
+    return table_rows(measure_pages(1 if quick else 5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="cold loads per page (the median is reported)")
+    args = parser.parse_args()
+    rows = measure_pages(args.repeats)
+    fastest = min(r["ms"] for _, r in rows)
+    print(f"convscope pages · time to first drawing, cold · headless Chromium · {machine()}")
+    print(f"{'page':24} {'first draw':>10} {'× fastest':>9} {'Plotly':>7} {'bytes':>10}")
+    for path, r in rows:
+        print(f"{path:24} {r['ms']:8.0f}ms {r['ms'] / fastest:8.2f}× {'yes' if r['plotly'] else 'no':>7} {r['bytes']:>10,}")
+
+
+if __name__ == "__main__":
+    main()
