@@ -27,7 +27,10 @@ $("add-layer").addEventListener("click", () => editor.add());
 $("add-merge").addEventListener("click", () => editor.addMerge("add"));
 $("add-concat").addEventListener("click", () => editor.addMerge("concat"));
 const choice = new ModelChoice(field("model"), $("model-file"), $("model-note"));
-field("model").addEventListener("change", resetUnit);
+field("model").addEventListener("change", () => {
+  resetUnit();
+  if (field("model").value) { field("preset").value = "custom"; $("preset-note").textContent = ""; }
+});
 const table = new LayerTable($("rf-table").querySelector("tbody"), (k, y, x) => pick(k, y, x));
 $("export-csv").addEventListener("click", () =>
   downloadText(table.csv(), `convscope-receptive-field-${S.modelId || "network"}.csv`));
@@ -286,6 +289,10 @@ function pytorch() {
 }
 
 await Promise.all([loadPresets(), editor.loadKinds(), choice.loadCatalogue()]);
+if (!new URLSearchParams(window.location.search).has("c")) { // a link from before the channels control: the stack's own
+  const first = editor.layers[0] || {};
+  if (Number.isInteger(first.in_channels ?? first.num_features)) field("c").value = first.in_channels ?? first.num_features;
+}
 S.view = setupView({
   name: "receptive-field",
   names: { layers: "stack", input_size: "h", input_shape: "c", unit: "ul", effective: "effective", model: "model" },
