@@ -182,6 +182,11 @@ def test_an_onnx_model_uploaded_through_the_page(page, live_server, tmp_path, ar
     assert any(r["op"] == "add" for r in rows)
     assert page.locator("#levels .grid").count() >= 2
     page.screenshot(path=str(artifacts / "receptive-onnx.png"), full_page=True)
+    # the link keeps the uploaded id: opened again, the page asks the server for that model
+    open_view(page, page.url)
+    wait_table(page, len(network["layers"]) + 1)
+    assert page.get_attribute("body", "data-error") == ""
+    assert [r["name"] for r in table_rows(page)] == [e["name"] for e in api]
     assert page.problems == [] and page.outside == []
 
 
@@ -191,4 +196,21 @@ def test_an_uploaded_model_the_server_let_go_asks_for_the_file(page, live_server
     assert "choose its ONNX file again" in page.get_attribute("body", "data-error")
     assert "Upload the ONNX file again" in page.inner_text("#model-note")
     page.problems[:] = [p for p in page.problems if "/api/v1/models/" not in p]  # the 404 itself is the point
+    assert page.problems == [] and page.outside == []
+
+
+def test_a_small_catalogue_model_edited_as_a_copy(page, live_server):
+    open_view(page, f"{live_server}/receptive-field?model=fcn&effective=0")
+    network = httpx.get(f"{live_server}/api/v1/models/fcn").json()["network"]
+    wait_table(page, len(network["layers"]) + 1)
+    names = [r["name"] for r in table_rows(page)]
+    assert names[1:] == [layer["name"] for layer in network["layers"]]
+    assert page.locator("#add-layer").is_disabled()  # a model is shown read-only
+    page.click("#edit-copy")
+    until(page, "new URLSearchParams(location.search).get('model') === '' && "
+                "document.querySelectorAll('#stack-rows tr[data-layer]').length > 0")
+    wait_table(page, len(network["layers"]) + 1)
+    assert stack_in_url(page) == network["layers"]
+    assert [r["name"] for r in table_rows(page)] == names
+    assert page.locator("#add-layer").is_enabled()
     assert page.problems == [] and page.outside == []
