@@ -190,12 +190,20 @@ def test_an_onnx_model_uploaded_through_the_page(page, live_server, tmp_path, ar
     assert page.problems == [] and page.outside == []
 
 
-def test_an_uploaded_model_the_server_let_go_asks_for_the_file(page, live_server):
+def test_an_uploaded_model_the_server_let_go_asks_for_the_file(page, live_server, tmp_path):
     page.goto(f"{live_server}/receptive-field?model={'0' * 64}")
     page.wait_for_selector("body[data-ready='true']")
     assert "choose its ONNX file again" in page.get_attribute("body", "data-error")
     assert "Upload the ONNX file again" in page.inner_text("#model-note")
-    page.problems[:] = [p for p in page.problems if "/api/v1/models/" not in p]  # the 404 itself is the point
+    # a file that is no ONNX model: the server's sentence beside the upload, and the page keeps working
+    bogus = tmp_path / "notes.onnx"
+    bogus.write_bytes(b"these are my lecture notes, not a model")
+    page.set_input_files("#model-file", str(bogus))
+    page.wait_for_selector("#model-note.error:not(:has-text('Upload the ONNX file again'))")
+    answer = httpx.post(f"{live_server}/api/v1/models", files={"file": ("notes.onnx", bogus.read_bytes())})
+    assert 400 <= answer.status_code < 500
+    assert page.inner_text("#model-note") == answer.json()["error"]
+    page.problems[:] = [p for p in page.problems if "/api/v1/models" not in p]  # the refusals are the point
     assert page.problems == [] and page.outside == []
 
 

@@ -76,7 +76,7 @@ async function load(p) {
   const [shapes, rf] = await Promise.all([post("/shapes", { input_shape: shape, layers }),
     post("/receptive-field", { input_shape: shape, layers })]);
   const graph = graphOf(shapes);
-  editor.setNames(graph.names);
+  if (!p.model) editor.setNames(graph.names);
   const all = levelsOf(rf, graph);
   const top = all[all.length - 1];
   const pickable = drawable(rf);
