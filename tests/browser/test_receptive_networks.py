@@ -92,6 +92,10 @@ def test_a_residual_block_built_in_the_editor(page, live_server, artifacts):
     assert field_on(page, "#levels .grid >> nth=1") == (2, 3, 3, 4)  # in conv2's units: the unit itself
     assert field_on(page, "#levels .grid >> nth=2") == (1, 4, 2, 5)  # in conv1's units: conv2's 3×3 window
     assert "pixels reach it" in page.inner_text("#sum")
+    # through each path: the convolutions' 5×5 and the shortcut's one pixel, whose envelope is the field
+    paths = [tuple(int(v) for v in box.split(",")) for box in page.get_attribute("#levels .grid >> nth=-1", "data-paths").split(";")]
+    assert paths == [(0, 5, 1, 6), (2, 3, 3, 4)]
+    assert f"via {network[1]['name']}: r = 5" in page.inner_text("#paths") and "via input: r = 1" in page.inner_text("#paths")
     page.screenshot(path=str(artifacts / "receptive-residual-block.png"), full_page=True)
     assert page.problems == [] and page.outside == []
 

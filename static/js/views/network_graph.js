@@ -64,3 +64,17 @@ export function between(graph, layers, k, top) {
   }
   return out;
 }
+
+/** The merge a unit of entry k sits on: k itself, or the first merge below it along one-input layers; -1 if none. */
+export function nearestMerge(graph, k) {
+  let e = k;
+  while (e > 0 && graph.sources[e].length === 1) e = graph.sources[e][0];
+  return e > 0 ? e : -1;
+}
+
+/** The layers feeding entry top, with merge m reading only its input number i: the field through that path. */
+export function throughInput(graph, layers, top, m, i) {
+  const from = graph.sources[m][i];
+  return between(graph, layers, 0, top).map((l) => (l.name === graph.names[m]
+    ? { op: "dropout", name: l.name, input: from === 0 ? "input" : graph.names[from] } : l));
+}

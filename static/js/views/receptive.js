@@ -10,12 +10,13 @@ import { channelFigure, fail, pythonCall } from "./shared.js";
 import { LayerTable, downloadText, pair } from "./layer_table.js";
 import { ModelChoice } from "./model_choice.js";
 import { NetworkEditor } from "./network_editor.js";
-import { ancestors, between, drawable, graphOf, levelsOf } from "./network_graph.js";
+import { ancestors, between, drawable, graphOf, levelsOf, nearestMerge, throughInput } from "./network_graph.js";
 
 const $ = (id) => document.getElementById(id);
 const form = document.getElementById("controls");
 const field = (name) => form.querySelector(`[name=${name}]`);
 const DEEP = 12; // levels below a unit: deeper, its field is drawn on the input only
+const PATH_COLORS = ["#009E73", "#CC79A7", "#56B4E9", "#D55E00"]; // Okabe–Ito, less the unit's and the field's
 const S = { presets: [], grids: [] };
 
 const editor = new NetworkEditor($("stack-rows"), field("stack"), () => {
@@ -94,6 +95,7 @@ async function load(p) {
     deep: path.length > DEEP ? path.length : 0 });
   const fields = await Promise.all(below.map((k) => regionIn(k)));
   S.fields = new Map(below.map((k, i) => [k, fields[i]]));
+  S.paths = await pathFields();
   render();
   return below.length + 1;
 }
@@ -119,6 +121,20 @@ async function networkOf(p) {
   } : null;
   editor.showModel({ title, layers: network.layers, copy });
   return network.layers;
+}
+
+/** The unit's field on the input through each input of the merge it sits on (the envelope is their union). */
+async function pathFields() {
+  const { graph, layers, unit } = S;
+  const m = unit.layer ? nearestMerge(graph, unit.layer) : -1;
+  if (m < 0) return [];
+  return Promise.all(graph.sources[m].map(async (s, i) => {
+    const sub = throughInput(graph, layers, unit.layer, m, i);
+    const res = await post("/receptive-field", { input_shape: S.shape, layers: sub,
+      unit: { layer: sub.length, y: unit.y, x: unit.x } });
+    return { merge: graph.names[m], via: graph.names[s], r: res.layers[res.layers.length - 1].r,
+      clipped: res.clipped, color: PATH_COLORS[i % PATH_COLORS.length] };
+  }));
 }
 
 /** The unit's field in level k's units: the paths from layer k up to the unit, with level k's output as input. */
@@ -223,10 +239,34 @@ function drawFrame(k) {
         { r0: c.y0, r1: c.y1, c0: c.x0, c1: c.x1, color: "#e69f00", width: 3 }];
       if (g.level === 0 && eff) marks.cross = holes(c, effValues(eff));
     }
+    if (g.level === 0 && marks.boxes) {
+      for (const path of S.paths) {
+        const c = path.clipped;
+        marks.boxes.push({ r0: c.y0, r1: c.y1, c0: c.x0, c1: c.x1, color: path.color, width: 2, dash: true });
+      }
+      g.el.dataset.paths = S.paths.map((path) => [path.clipped.y0, path.clipped.y1, path.clipped.x0, path.clipped.x1].join(",")).join(";");
+    }
     g.mark(marks);
     g.el.dataset.field = marks.boxes ? [fld.clipped.y0, fld.clipped.y1, fld.clipped.x0, fld.clipped.x1].join(",") : "";
   }
+  drawPaths(shown.includes(0));
   $("sum").textContent = describeUnit(shown.length === S.levels.filter((lv) => lv <= unit.layer).length);
+}
+
+/** Each path's field, in its colour, under the drawing: the merge's field is their envelope. */
+function drawPaths(visible) {
+  const host = $("paths");
+  host.replaceChildren();
+  if (!visible || !S.paths.length) return;
+  host.append(`Through each input of ${S.paths[0].merge} (dashed on the input; the field is their envelope): `);
+  S.paths.forEach((path, i) => {
+    const c = path.clipped;
+    const sw = document.createElement("span");
+    sw.className = "sw";
+    sw.style.borderColor = path.color;
+    sw.style.borderStyle = "dashed";
+    host.append(...(i ? [" · "] : []), sw, ` via ${path.via}: r = ${pair(path.r)}, y [${c.y0}, ${c.y1}) × x [${c.x0}, ${c.x1})`);
+  });
 }
 
 /** Pixels inside the clipped field whose gradient is exactly zero: they never reach the unit. */
