@@ -3,6 +3,7 @@
 // server holds uploads in memory only, so an id it has let go (a 404) is answered by uploading the file
 // again: by itself when this page still has the file, else by asking for it.
 import { ApiError, get } from "../api.js";
+import { apiHas } from "../view.js";
 import { fail } from "./shared.js";
 
 const UPLOADED = /^[0-9a-f]{64}$/;
@@ -15,12 +16,18 @@ export class ModelChoice {
     this.files = new Map();    // id -> the File uploaded from this page, for uploading again
     this.titles = new Map();
     this.takeShape = false;    // the next load sets the input size from the model
-    file.addEventListener("change", () => file.files[0] && this.upload(file.files[0]).catch((err) => this.say(err.message, true)));
+    // the file itself is no parameter of the view: only the id it becomes (the select's change) reloads it
+    file.addEventListener("input", (e) => e.stopPropagation());
+    file.addEventListener("change", (e) => {
+      e.stopPropagation();
+      if (file.files[0]) this.upload(file.files[0]).catch((err) => this.say(err.message, true));
+    });
     select.addEventListener("change", () => { this.takeShape = Boolean(select.value); });
   }
 
   /** The catalogue into the select, and an uploaded id from the address (the select keeps only ids it lists). */
   async loadCatalogue() {
+    if (!(await apiHas("/models"))) return;
     const { models } = await get("/models");
     for (const m of models) {
       this.titles.set(m.id, m.title);

@@ -4,6 +4,7 @@
 // layer before it, the input or any earlier layer; add / concat merges read several. Its value is the JSON
 // list in the hidden input named "stack", so the URL carries the network.
 import { get } from "../api.js";
+import { apiHas } from "../view.js";
 
 const WIRING = new Set(["name", "input", "inputs"]);
 
@@ -17,6 +18,7 @@ export class NetworkEditor {
   }
 
   async loadKinds() {
+    if (!(await apiHas("/layers"))) return; // each row then shows its layer as JSON, for the server to check
     const { layers } = await get("/layers");
     for (const kind of layers) this.kinds.set(kind.op, kind);
   }
@@ -198,7 +200,9 @@ export class NetworkEditor {
         control = document.createElement("select");
         control.dataset.nourl = "1";
         if (p.default === null || p.default === undefined) control.append(new Option("—", ""));
-        for (const c of p.choices) control.append(new Option(String(c), String(c), false, String(layer[p.name] ?? p.default) === String(c)));
+        const value = String(layer[p.name] ?? p.default ?? "");
+        if (value !== "" && !p.choices.map(String).includes(value)) control.append(new Option(value, value, true, true)); // for the server to explain
+        for (const c of p.choices) control.append(new Option(String(c), String(c), false, value === String(c)));
         control.addEventListener("change", () => this.update(i, { [p.name]: control.value === "" ? undefined : control.value }));
       } else if (p.type === "bool") {
         control = document.createElement("input");
