@@ -34,10 +34,12 @@ async def shapes(body: Annotated[ShapesRequest, Body(openapi_examples=for_endpoi
                          "pytorch: the stack as a runnable torch.nn.Module.")
 async def receptive(body: Annotated[ReceptiveFieldRequest, Body(openapi_examples=for_endpoint("receptive-field"))],
                      request: Request) -> JSONResponse:
-    result = await gate_of(request).run(receptive_field, body.input_size, body.layers, body.unit,
-                                        body.input_shape, body.effective)
-    code = stack_code(list(input_shape_of(body.input_size, body.input_shape, body.layers)), body.layers)
-    return JSONResponse({"ok": True, **result, "pytorch": code})
+    def compute() -> dict:
+        result = receptive_field(body.input_size, body.layers, body.unit, body.input_shape, body.effective)
+        code = stack_code(list(input_shape_of(body.input_size, body.input_shape, body.layers)), body.layers)
+        return {"ok": True, **result, "pytorch": code}
+
+    return JSONResponse(await gate_of(request).run(compute))
 
 
 @router.get("/layers", response_model=LayerKindsResponse, responses=ERRORS, summary="Every layer kind",

@@ -7,20 +7,36 @@ import { CellGrid } from "../grid.js";
 import { clearPlot, heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
 import { apiHas, setupView } from "../view.js";
 import { channelFigure, fail } from "./shared.js";
-import { StackEditor } from "./stack_editor.js";
+import { LayerTable, downloadText, pair } from "./layer_table.js";
+import { ModelChoice } from "./model_choice.js";
+import { NetworkEditor } from "./network_editor.js";
+import { ancestors, between, drawable, graphOf, levelsOf, nearestMerge, throughInput } from "./network_graph.js";
 
 const $ = (id) => document.getElementById(id);
 const form = document.getElementById("controls");
 const field = (name) => form.querySelector(`[name=${name}]`);
-const POINTWISE = new Set(["relu", "batch_norm2d", "dropout"]);
+const DEEP = 12; // levels below a unit: deeper, its field is drawn on the input only
+const PATH_COLORS = ["#009E73", "#CC79A7", "#56B4E9", "#D55E00"]; // Okabe–Ito, less the unit's and the field's
 const S = { presets: [], grids: [] };
 
-const editor = new StackEditor($("stack-rows"), field("stack"), () => {
+const editor = new NetworkEditor($("stack-rows"), field("stack"), () => {
   field("preset").value = "custom";
   resetUnit();
   field("stack").dispatchEvent(new Event("input", { bubbles: true }));
 });
 $("add-layer").addEventListener("click", () => editor.add());
+$("add-merge").addEventListener("click", () => editor.addMerge("add"));
+$("add-concat").addEventListener("click", () => editor.addMerge("concat"));
+const choice = new ModelChoice(field("model"), $("model-file"), $("model-note"));
+field("model").addEventListener("change", () => {
+  resetUnit();
+  if (field("model").value) { field("preset").value = "custom"; $("preset-note").textContent = ""; }
+});
+const table = new LayerTable($("rf-table").querySelector("tbody"), (k, y, x) => pick(k, y, x));
+$("export-csv").addEventListener("click", () =>
+  downloadText(table.csv(), `convscope-receptive-field-${S.modelId || "network"}.csv`));
+$("unfold-all").addEventListener("click", () => table.foldAll(false));
+$("fold-all").addEventListener("click", () => table.foldAll(true));
 
 function resetUnit() {
   for (const n of ["ul", "uy", "ux"]) field(n).value = "";
@@ -35,7 +51,7 @@ async function loadPresets() {
   S.presets = presets;
   for (const p of presets) field("preset").append(new Option(p.title, p.id));
   field("preset").value = "dilated-1-2-4";
-  field("preset").addEventListener("change", () => usePreset(field("preset").value));
+  field("preset").addEventListener("change", () => { field("model").value = ""; usePreset(field("preset").value); });
 }
 
 function usePreset(id) {
@@ -43,6 +59,7 @@ function usePreset(id) {
   if (!preset) return;
   field("h").value = preset.input_size[0];
   field("w").value = preset.input_size[1];
+  if (preset.input_shape) field("c").value = preset.input_shape[0];
   resetUnit();
   editor.set(preset.layers, { silent: true });
   $("preset-note").textContent = `${preset.description} — ${preset.source}`;
@@ -51,40 +68,81 @@ function usePreset(id) {
 // ---------------------------------------------------------------- loading
 async function load(p) {
   if (!(await apiHas("/receptive-field"))) fail("preset", "This server has no /api/v1/receptive-field yet.");
-  if (editor.problem) fail("stack", `In the address, ${editor.problem}.`);
-  if (!editor.layers.length && p.preset !== "custom") usePreset(p.preset);
-  editor.draw();
-  const layers = editor.layers;
-  $("layers-box").open = layers.length <= 8;
+  const layers = await networkOf(p);
+  $("layers-box").open = layers.length <= 8 || Boolean(p.model);
   $("layers-count").textContent = `layers (${layers.length})`;
   if (!layers.length) fail("stack", "The stack is empty: add a layer or pick a preset.");
-  const size = [Number(field("h").value), Number(field("w").value)]; // a preset may have just set them
-  const rf = await post("/receptive-field", { input_size: size, layers });
-  // The levels drawn: the input and every layer that changes the geometry, up to flatten.
-  const levels = [];
-  for (const [k, entry] of rf.layers.entries()) {
-    if (entry.op === "flatten" || entry.op === "linear") break;
-    if (k === 0 || !POINTWISE.has(entry.op)) levels.push(k);
-  }
-  const top = levels[levels.length - 1];
-  const L = p.ul !== "" && levels.includes(Number(p.ul)) ? Number(p.ul) : top;
+  const size = [Number(field("h").value), Number(field("w").value)]; // a preset or model may have just set them
+  const shape = [Number(field("c").value), ...size];
+  const [shapes, rf] = await Promise.all([post("/shapes", { input_shape: shape, layers }),
+    post("/receptive-field", { input_shape: shape, layers })]);
+  const graph = graphOf(shapes);
+  if (!p.model) editor.setNames(graph.names);
+  const all = levelsOf(rf, graph);
+  const top = all[all.length - 1];
+  const pickable = drawable(rf);
+  const L = p.ul !== "" && Number.isInteger(Number(p.ul)) && Number(p.ul) >= 0 && Number(p.ul) < pickable ? Number(p.ul) : top;
   const n = rf.layers[L].n;
   const inRange = (v, m) => v !== "" && Number.isInteger(Number(v)) && Number(v) >= 0 && Number(v) < m;
   const unit = { layer: L, y: inRange(p.uy, n[0]) ? Number(p.uy) : Math.floor(n[0] / 2),
     x: inRange(p.ux, n[1]) ? Number(p.ux) : Math.floor(n[1] / 2) };
-  Object.assign(S, { p, layers, size, rf, levels, unit });
-  const below = levels.filter((k) => k < L);
+  // The levels drawn: those on a path to the unit (only the input when there are many), the unit's, the top.
+  const feeding = ancestors(graph, L);
+  const path = all.filter((k) => k < L && feeding.has(k));
+  const below = path.length > DEEP ? [0] : path;
+  const levels = [...new Set([...below, L, top])].sort((a, b) => a - b);
+  Object.assign(S, { p, layers, size, shape, shapes, rf, graph, levels, unit, pickable,
+    deep: path.length > DEEP ? path.length : 0 });
   const fields = await Promise.all(below.map((k) => regionIn(k)));
   S.fields = new Map(below.map((k, i) => [k, fields[i]]));
+  S.paths = await pathFields();
   render();
   return below.length + 1;
 }
 
-/** The unit's field in level k's units: the stack from layer k to the unit, with level k as its input. */
+/** The layers to compute: the chosen model's (shown read-only in the editor) or the editor's own. */
+async function networkOf(p) {
+  S.modelId = p.model || "";
+  if (!p.model) {
+    if (editor.problem) fail("stack", `In the address, ${editor.problem}.`);
+    if (editor.model) editor.showModel(null);
+    if (!editor.layers.length && p.preset !== "custom") usePreset(p.preset);
+    editor.draw();
+    return editor.layers;
+  }
+  const { title, network } = await choice.model(p.model);
+  if (choice.takeShape) {
+    choice.takeShape = false;
+    [field("c").value, field("h").value, field("w").value] = network.input_shape;
+  }
+  const copy = network.layers.length <= 50 ? () => {
+    field("model").value = "";
+    editor.set(network.layers);
+  } : null;
+  editor.showModel({ title, layers: network.layers, copy });
+  return network.layers;
+}
+
+/** The unit's field on the input through each input of the merge it sits on (the envelope is their union). */
+async function pathFields() {
+  const { graph, layers, unit } = S;
+  const m = unit.layer ? nearestMerge(graph, unit.layer) : -1;
+  if (m < 0) return [];
+  return Promise.all(graph.sources[m].map(async (s, i) => {
+    const sub = throughInput(graph, layers, unit.layer, m, i);
+    const res = await post("/receptive-field", { input_shape: S.shape, layers: sub,
+      unit: { layer: sub.length, y: unit.y, x: unit.x } });
+    return { merge: graph.names[m], via: graph.names[s], r: res.layers[res.layers.length - 1].r,
+      clipped: res.clipped, color: PATH_COLORS[i % PATH_COLORS.length] };
+  }));
+}
+
+/** The unit's field in level k's units: the paths from layer k up to the unit, with level k's output as input. */
 async function regionIn(k) {
-  const { unit, layers, rf } = S;
-  const body = { input_size: rf.layers[k].n, layers: layers.slice(k, unit.layer),
-    unit: { layer: unit.layer - k, y: unit.y, x: unit.x } };
+  const { unit, layers, graph } = S;
+  const sub = between(graph, layers, k, unit.layer);
+  const body = { input_shape: k ? S.shapes.layers[k - 1].output_shape : S.shape, layers: sub,
+    unit: { layer: sub.length, y: unit.y, x: unit.x } };
   if (k === 0 && S.p.effective) body.effective = { weights: "constant", channels: 1 };
   try {
     return await post("/receptive-field", body);
@@ -96,32 +154,11 @@ async function regionIn(k) {
 }
 
 // ---------------------------------------------------------------- drawing
-function pair(v) {
-  return v[0] === v[1] ? f(v[0]) : `${f(v[0])}, ${f(v[1])}`;
-}
-
 function render() {
   const { rf, levels, unit } = S;
-  const tbody = $("rf-table").querySelector("tbody");
-  tbody.replaceChildren(...rf.layers.map((e, k) => {
-    const tr = document.createElement("tr");
-    tr.className = k === unit.layer ? "selected" : "";
-    for (const text of [k, e.name, e.op, pair(e.n), pair(e.j), pair(e.r), pair(e.start)]) {
-      const td = document.createElement("td");
-      td.textContent = String(text);
-      tr.append(td);
-    }
-    if (levels.includes(k)) {
-      const td = tr.children[1];
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = e.name;
-      b.setAttribute("aria-label", `pick the centre unit of ${e.name}`);
-      b.addEventListener("click", () => pick(k, Math.floor(e.n[0] / 2), Math.floor(e.n[1] / 2)));
-      td.replaceChildren(b);
-    }
-    return tr;
-  }));
+  table.render({ rf, shapes: S.shapes, inputShape: S.shape, unit, pickable: S.pickable });
+  $("rf-note").textContent = "Per axis [height, width] where they differ. Click a row to pick its centre unit." +
+    (S.deep ? ` ${S.deep} levels feed this unit: its field is drawn on the input only.` : "");
   const eff = S.fields.get(0)?.effective;
   const host = $("levels");
   host.replaceChildren();
@@ -215,9 +252,34 @@ function drawFrame(k) {
         { r0: c.y0, r1: c.y1, c0: c.x0, c1: c.x1, color: "#e69f00", width: 3 }];
       if (g.level === 0 && eff) marks.cross = holes(c, effValues(eff));
     }
+    if (g.level === 0 && marks.boxes) {
+      for (const path of S.paths) {
+        const c = path.clipped;
+        marks.boxes.push({ r0: c.y0, r1: c.y1, c0: c.x0, c1: c.x1, color: path.color, width: 2, dash: true });
+      }
+      g.el.dataset.paths = S.paths.map((path) => [path.clipped.y0, path.clipped.y1, path.clipped.x0, path.clipped.x1].join(",")).join(";");
+    }
     g.mark(marks);
+    g.el.dataset.field = marks.boxes ? [fld.clipped.y0, fld.clipped.y1, fld.clipped.x0, fld.clipped.x1].join(",") : "";
   }
+  drawPaths(shown.includes(0));
   $("sum").textContent = describeUnit(shown.length === S.levels.filter((lv) => lv <= unit.layer).length);
+}
+
+/** Each path's field, in its colour, under the drawing: the merge's field is their envelope. */
+function drawPaths(visible) {
+  const host = $("paths");
+  host.replaceChildren();
+  if (!visible || !S.paths.length) return;
+  host.append(`Through each input of ${S.paths[0].merge} (dashed on the input; the field is their envelope): `);
+  S.paths.forEach((path, i) => {
+    const c = path.clipped;
+    const sw = document.createElement("span");
+    sw.className = "sw";
+    sw.style.borderColor = path.color;
+    sw.style.borderStyle = "dashed";
+    host.append(...(i ? [" · "] : []), sw, ` via ${path.via}: r = ${pair(path.r)}, y [${c.y0}, ${c.y1}) × x [${c.x0}, ${c.x1})`);
+  });
 }
 
 /** Pixels inside the clipped field whose gradient is exactly zero: they never reach the unit. */
@@ -268,10 +330,14 @@ function pytorch() {
   return S.rf.pytorch || "";
 }
 
-await loadPresets();
+await Promise.all([loadPresets(), editor.loadKinds(), choice.loadCatalogue()]);
+if (!new URLSearchParams(window.location.search).has("c")) { // a link from before the channels control: the stack's own
+  const first = editor.layers[0] || {};
+  if (Number.isInteger(first.in_channels ?? first.num_features)) field("c").value = first.in_channels ?? first.num_features;
+}
 S.view = setupView({
   name: "receptive-field",
-  names: { layers: "stack", input_size: "h", unit: "ul", effective: "effective" },
+  names: { layers: "stack", input_size: "h", input_shape: "c", unit: "ul", effective: "effective", model: "model" },
   load: async (p) => {
     const frames = await load(p);
     $("pytorch-code").textContent = pytorch();
