@@ -101,7 +101,8 @@ def test_a_residual_block_built_in_the_editor(page, live_server, artifacts):
 
 
 def test_resnet18_from_the_catalogue_and_its_csv(page, live_server, artifacts):
-    open_view(page, f"{live_server}/receptive-field")
+    open_view(page, f"{live_server}/receptive-field?effective=0")
+    page.wait_for_selector("select[name=model] option[value=resnet18]", state="attached")
     page.select_option("select[name=model]", "resnet18")
     model = httpx.get(f"{live_server}/api/v1/models/resnet18").json()["network"]
     wait_table(page, len(model["layers"]) + 1)

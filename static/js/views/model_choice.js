@@ -25,29 +25,35 @@ export class ModelChoice {
     select.addEventListener("change", () => { this.takeShape = Boolean(select.value); });
   }
 
-  /** The catalogue into the select, and an uploaded id from the address (the select keeps only ids it lists). */
+  /** The id in the address as an option now (the select keeps only ids it lists), so the page need not wait. */
+  fromAddress() {
+    const params = new URLSearchParams(window.location.search);
+    const id = params.get("model");
+    if (!id) return;
+    this.addUploaded(id, UPLOADED.test(id) ? "uploaded model" : id, !UPLOADED.test(id));
+    if (!params.has("h")) this.takeShape = true;
+  }
+
+  /** The catalogue into the select, each with its title and size. */
   async loadCatalogue() {
     if (!(await apiHas("/models"))) return;
     const { models } = await get("/models");
     for (const m of models) {
       this.titles.set(m.id, m.title);
-      const opt = new Option(`${m.title} · ${m.layers} layers`, m.id);
+      const opt = [...this.select.options].find((o) => o.value === m.id) || new Option("", m.id);
+      opt.textContent = `${m.title} · ${m.layers} layers`;
       opt.title = m.source;
-      this.select.append(opt);
+      if (!opt.parentNode) this.select.append(opt);
     }
-    const params = new URLSearchParams(window.location.search);
-    const id = params.get("model");
-    if (id && UPLOADED.test(id)) this.addUploaded(id, "uploaded model");
-    if (id && !params.has("h")) this.takeShape = true;
   }
 
-  addUploaded(id, label) {
+  addUploaded(id, label, plain = false) {
     let opt = [...this.select.options].find((o) => o.value === id);
     if (!opt) {
       opt = new Option("", id);
       this.select.append(opt);
     }
-    opt.textContent = `${label} (${id.slice(0, 8)}…)`;
+    opt.textContent = plain ? label : `${label} (${id.slice(0, 8)}…)`;
     this.titles.set(id, label);
   }
 

@@ -330,10 +330,15 @@ function pytorch() {
   return S.rf.pytorch || "";
 }
 
-await Promise.all([loadPresets(), editor.loadKinds(), choice.loadCatalogue()]);
-if (!new URLSearchParams(window.location.search).has("c")) { // a link from before the channels control: the stack's own
-  const first = editor.layers[0] || {};
-  if (Number.isInteger(first.in_channels ?? first.num_features)) field("c").value = first.in_channels ?? first.num_features;
+choice.fromAddress();
+choice.loadCatalogue().catch((err) => choice.say(`The catalogue could not be listed: ${err.message}`, true)); // titles fill in when they come: the view does not wait for the catalogue
+await Promise.all([loadPresets(), editor.loadKinds()]);
+const linked = new URLSearchParams(window.location.search);
+if (linked.has("stack") && !linked.has("c")) { // a link without c: the channels its first layer names, if any
+  let first = {};
+  try { first = JSON.parse(linked.get("stack"))[0] || {}; } catch { /* the load explains a broken stack */ }
+  const c = first.in_channels ?? first.num_features;
+  if (Number.isInteger(c)) field("c").value = c;
 }
 S.view = setupView({
   name: "receptive-field",
