@@ -9,16 +9,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .core.encoding import ENCODING_TEXT
-from .core.pipeline import LAYER_OPS
+from .core.layers import STACK_OPS
 from .schemas import StrictModel, documented
 
 _INT = {"type": "integer"}
 ImageRef = documented({"type": "object", "description": 'An upload {"id": "<sha256>"} or a built-in {"sample": '
                        '"<name>"} (GET /api/v1/samples).', "properties": {"id": {"type": "string"},
                                                                          "sample": {"type": "string"}}})
-LabLayers = documented({"type": "array", "description": "Layer objects, run in order on the image; see /lab.",
+LabLayers = documented({"type": "array", "description": "Layer objects (GET /api/v1/layers, with name, input and "
+                        "the add / concat merges, plus the lab's kernel, mode, from), run in order on the image; "
+                        "see /lab.",
                         "items": {"type": "object", "required": ["op"], "additionalProperties": True,
-                                  "properties": {"op": {"type": "string", "enum": list(LAYER_OPS)}}}})
+                                  "properties": {"op": {"type": "string", "enum": list(STACK_OPS)}}}})
 Side = documented({"type": "integer", "minimum": 1, "maximum": 1024})
 Encoding = documented({"type": "string", "enum": ["raw", "png", "f32"], "description": ENCODING_TEXT})
 Unit = documented({"type": "object", "description": "layer: 0 is the image, k the output of layer k − 1; y, x: "
