@@ -28,9 +28,18 @@ Unit = documented({"type": "object", "description": "layer: 0 is the image, k th
                    "properties": {"layer": _INT, "y": _INT, "x": _INT, "channel": _INT}})
 
 
+ModelRef = documented({"type": "object", "description": 'In place of layers: {"id": "<catalogue id or an uploaded '
+                       'model\'s sha256>"}, optionally "seed" (random catalogue weights) and "normalize" '
+                       '("imagenet" or "none"). The input map is then the tensor the model receives (README, '
+                       '"Models on a photo").', "properties": {"id": {"type": "string"}, "seed": _INT,
+                                                               "normalize": {"type": "string",
+                                                                             "enum": ["imagenet", "none"]}}})
+
+
 class _LabBody(StrictModel):
     image: ImageRef
     layers: LabLayers = Field(default_factory=list)
+    model: ModelRef = None
     image_max_side: Side = Field(None, description="Work on the image resized (area-aware) to this longest side; "
                                                    "default: as uploaded (at most the server's image_max_side).")
 
@@ -83,6 +92,8 @@ class InputBlock(BaseModel):
 class LayerBlock(InputBlock):
     index: int
     op: str
+    name: str | None = Field(None, description="The layer's name (given, or the default such as conv1).")
+    inputs: list[str] | None = Field(None, description="The names it reads (\"input\": the network's input).")
     sweep: dict[str, Any] | None = Field(None, description="Per axis: starts[o] + taps[t] is the input cell "
                                                            "that output o reads through tap t (kind window), or "
                                                            "the output cell input o writes (kind scatter).")
@@ -104,6 +115,8 @@ class PipelineResponse(BaseModel):
     input: InputBlock
     layers: list[LayerBlock]
     device: str
+    model: dict[str, Any] | None = Field(None, description="With a model: its id, weights (random, trained or "
+                                                           "uploaded) and how the photo became its input.")
 
 
 class ProbeResponse(BaseModel):
@@ -114,6 +127,7 @@ class ProbeResponse(BaseModel):
     clipped: dict[str, int]
     effective: dict[str, Any] = Field(description="|∂unit/∂image| by autograd: bbox, nonzero, max, and the map.")
     hypercolumn: dict[str, Any]
+    model: dict[str, Any] | None = None
 
 
 class ImageInfo(BaseModel):

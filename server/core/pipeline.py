@@ -44,7 +44,7 @@ LAB_PARAMS: dict[str, frozenset[str]] = {
 }
 MAX_ELEMENTS = 32 * 1024 * 1024  # per layer output (C·H·W float32 values: 128 MiB)
 MAX_TOTAL_ELEMENTS = 96 * 1024 * 1024  # all layers together: bounds the work of one request
-MAX_MAPS = 64 * 1024  # channels over all layers: each is one map in the response
+MAX_MAPS = 128 * 1024  # channels over all layers, each one map in the response (ResNet-50: 93,058)
 MAX_WEIGHTS = 160_000_000  # float32 values over all layers (VGG-16's 138 M fits)
 MAX_MACS = 40_000_000_000  # multiply-accumulates of one run (VGG-16 at 224²: 15.5 G)
 

@@ -7,6 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from ..core.exceptions import InvalidRequest
 from ..core.images import DecodedImage
+from ..core.models import run as model_run
+from ..core.pipeline import Plan
 from ..core.pipeline_run import PipelineRun, run_pipeline
 from ..core.probe import probe
 from ..core.samples import load_sample
@@ -15,6 +17,7 @@ from ..responses import JSONResponse
 from ..schemas_lab import PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
 from .deps import ERRORS, device_of, gate_of, require_json, settings_of
 from .images import sample_size, store_of
+from .models import store_of as model_store_of
 
 # No `from __future__ import annotations` here: FastAPI must see the model classes themselves.
 router = APIRouter(tags=["lab"])
@@ -34,6 +37,18 @@ def _image(request: Request, ref: Any, max_side: Any) -> DecodedImage:
         return store.get(ref["id"]).image if max_side is None else store.get_sized(ref["id"], max_side)
     size = sample_size(request) if max_side is None else min(max_side, sample_size(request))
     return load_sample(ref["sample"], size=size)
+
+
+def _source(request: Request, body: Any, image: DecodedImage) -> tuple[Any, Any, Plan | None, dict[str, Any]]:
+    """(pixels, layers, plan, extra response fields): the photo and the lab's layers, or a model and the
+    tensor it receives (core/models/run.py). Runs in the compute gate: weights may be made here."""
+    if body.model is None:
+        return image.pixels, body.layers, None, {}
+    if body.layers:
+        raise InvalidRequest("Give layers or model, not both: a model brings its own layers.", ["layers"])
+    plan, meta = model_run.load(body.model, model_store_of(request), settings_of(request).weights_dir)
+    pixels = model_run.model_input(image.pixels, plan.input_shape, meta["input"]["normalize"])
+    return pixels, None, plan, {"model": meta}
 
 
 def _meta(image: DecodedImage) -> dict[str, Any]:
@@ -57,14 +72,20 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
         slot = contextlib.AsyncExitStack()
         await slot.enter_async_context(gate.slot())
         try:
-            run = await gate.call(PipelineRun, image.pixels, body.layers, **args)
+            pixels, layers, plan, extra = await gate.call(_source, request, body, image)
+            run = await gate.call(PipelineRun, pixels, layers, plan=plan, **args)
         except BaseException:
             await slot.aclose()
             raise
-        return FrameStream(run, gate, slot, {"image": _meta(image), "device": str(device)})
+        return FrameStream(run, gate, slot, {"image": _meta(image), "device": str(device), **extra})
     if body.transport != "json":
         raise InvalidRequest(f"transport must be json or stream, not {str(body.transport)[:40]!r}.", ["transport"])
-    result = await gate.run(run_pipeline, image.pixels, body.layers, **args)
+
+    def work() -> dict[str, Any]:
+        pixels, layers, plan, extra = _source(request, body, image)
+        return {**extra, **run_pipeline(pixels, layers, plan=plan, **args)}
+
+    result = await gate.run(work)
     # Base64 of quantised maps barely compresses, and gzip of a 50 MB body costs 20× the compute
     # (bench/image_pipeline.py); an explicit encoding makes the GZip middleware pass it through.
     return JSONResponse({"ok": True, "image": _meta(image), **result}, headers={"Content-Encoding": "identity"})
@@ -75,8 +96,13 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
              summary="One unit of a pipeline: its value, receptive field (theoretical and by autograd), hypercolumn")
 async def pipeline_probe(request: Request, body: Annotated[ProbeRequest, Body()]) -> JSONResponse:
     image = _image(request, body.image, body.image_max_side)
-    result = await gate_of(request).run(probe, image.pixels, body.layers, body.unit, device=device_of(request),
-                                        max_side=body.max_side, hypercolumn=body.hypercolumn)
+
+    def work() -> dict[str, Any]:
+        pixels, layers, plan, extra = _source(request, body, image)
+        return {**extra, **probe(pixels, layers, body.unit, device=device_of(request), max_side=body.max_side,
+                                 hypercolumn=body.hypercolumn, plan=plan)}
+
+    result = await gate_of(request).run(work)
     return JSONResponse({"ok": True, "image": _meta(image), **result})
 
 
