@@ -17,7 +17,8 @@ filters (kernel "random", the default when kernel_size is given without a kernel
 on every (output, input) pair. "true_convolution" flips the kernel (torch computes cross-correlation).
 Lab convolutions have no bias. batch_norm2d normalises by the image's own statistics ("training",
 default true) or by running_mean / running_var. max_unpool2d "from" names (by index or name) the
-max_pool2d whose indices it uses; without it, the registry's rule pairs it with the latest open pool.
+max_pool2d whose indices it uses; without it (and without kernel_size) the latest max_pool2d not yet
+unpooled.
 max_pool2d and avg_pool2d default to kernel_size 2.
 
 A model (models/run.py) is planned into the same Plan, with its own weights.
@@ -228,7 +229,11 @@ class _Lab:
         if op == "batch_norm2d" and len(shape) == 3:
             args, self.bn[i] = _batch_norm(raw, c_in)
             return args
-        if op == "max_unpool2d" and "from" in raw:
+        if op == "max_unpool2d" and ("from" in raw or "kernel_size" not in raw):
+            if "from" not in raw:  # the latest max_pool2d not yet unpooled, as the registry pairs them
+                taken = set(self.pairs.values())
+                free = [p.index for p in built if p.op == "max_pool2d" and p.index not in taken]
+                raw = {**raw, "from": free[-1] if free else None}
             args, self.pairs[i] = _unpool(i, raw, shape, built)
             return args
         if op in ("max_pool2d", "avg_pool2d") and "kernel_size" not in raw:

@@ -147,3 +147,15 @@ def test_unpool_from_names_its_pool(client, image) -> None:
     pooled, idx = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
     want = torch.nn.functional.max_unpool2d(pooled, idx, 2, output_size=[16, 20])[0].numpy()
     np.testing.assert_allclose(_maps(r.json()["layers"][2]), want, atol=1e-7)
+
+
+def test_an_unpool_without_from_takes_the_latest_pool(client, image) -> None:
+    image_id, x = image
+    r = client.post("/api/v1/pipeline", json={"image": {"id": image_id}, "encoding": "f32", "max_side": 1024,
+                                              "layers": [{"op": "max_pool2d", "kernel_size": 2}, {"op": "max_unpool2d"}]})
+    assert r.status_code == 200, r.text
+    pooled, idx = torch.nn.functional.max_pool2d(x, 2, return_indices=True)
+    want = torch.nn.functional.max_unpool2d(pooled, idx, 2, output_size=[16, 20])[0].numpy()
+    np.testing.assert_allclose(_maps(r.json()["layers"][1]), want, atol=1e-7)
+    r = client.post("/api/v1/pipeline", json={"image": {"id": image_id}, "layers": [{"op": "max_unpool2d"}]})
+    assert r.status_code == 422 and r.json()["error"].startswith("Layer 0 (max_unpool2d): 'from' must be")
