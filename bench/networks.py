@@ -2,6 +2,7 @@
 
 Each request goes through the whole app (routing, validation, the core, JSON) with an in-process client,
 median of several runs. Goals: ≤ 20 ms for a 50-layer network, ≤ 100 ms for ResNet-50's receptive field.
+Then bench/models_pipeline.py: a catalogue ResNet-18 and a burst of pipelines against plain torch.
 `python -m bench networks`.
 """
 from __future__ import annotations
@@ -53,7 +54,9 @@ def run(quick: bool = False) -> list[Row]:
                 ms = _median_ms(client, path, body, repeats)
                 rows.append(Row("networks", f"{path.rsplit('/', 1)[1]} of {label} ({len(body['layers'])} layers)",
                                 f"{ms:.1f} ms", f"{ms / goal:.2f} of the {goal:g} ms goal"))
-    return rows
+    from . import models_pipeline  # models and bursts through /pipeline, against plain torch
+
+    return rows + models_pipeline.run(quick)
 
 
 if __name__ == "__main__":

@@ -9,16 +9,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from .core.encoding import ENCODING_TEXT
-from .core.pipeline import LAYER_OPS
+from .core.layers import STACK_OPS
 from .schemas import StrictModel, documented
 
 _INT = {"type": "integer"}
 ImageRef = documented({"type": "object", "description": 'An upload {"id": "<sha256>"} or a built-in {"sample": '
                        '"<name>"} (GET /api/v1/samples).', "properties": {"id": {"type": "string"},
                                                                          "sample": {"type": "string"}}})
-LabLayers = documented({"type": "array", "description": "Layer objects, run in order on the image; see /lab.",
+LabLayers = documented({"type": "array", "description": "Layer objects (GET /api/v1/layers, with name, input and "
+                        "the add / concat merges, plus the lab's kernel, mode, from), run in order on the image; "
+                        "see /lab.",
                         "items": {"type": "object", "required": ["op"], "additionalProperties": True,
-                                  "properties": {"op": {"type": "string", "enum": list(LAYER_OPS)}}}})
+                                  "properties": {"op": {"type": "string", "enum": list(STACK_OPS)}}}})
 Side = documented({"type": "integer", "minimum": 1, "maximum": 1024})
 Encoding = documented({"type": "string", "enum": ["raw", "png", "f32"], "description": ENCODING_TEXT})
 Unit = documented({"type": "object", "description": "layer: 0 is the image, k the output of layer k − 1; y, x: "
@@ -26,9 +28,18 @@ Unit = documented({"type": "object", "description": "layer: 0 is the image, k th
                    "properties": {"layer": _INT, "y": _INT, "x": _INT, "channel": _INT}})
 
 
+ModelRef = documented({"type": "object", "description": 'In place of layers: {"id": "<catalogue id or an uploaded '
+                       'model\'s sha256>"}, optionally "seed" (random catalogue weights) and "normalize" '
+                       '("imagenet" or "none"). The input map is then the tensor the model receives (README, '
+                       '"Models on a photo").', "properties": {"id": {"type": "string"}, "seed": _INT,
+                                                               "normalize": {"type": "string",
+                                                                             "enum": ["imagenet", "none"]}}})
+
+
 class _LabBody(StrictModel):
     image: ImageRef
     layers: LabLayers = Field(default_factory=list)
+    model: ModelRef = None
     image_max_side: Side = Field(None, description="Work on the image resized (area-aware) to this longest side; "
                                                    "default: as uploaded (at most the server's image_max_side).")
 
@@ -81,6 +92,8 @@ class InputBlock(BaseModel):
 class LayerBlock(InputBlock):
     index: int
     op: str
+    name: str | None = Field(None, description="The layer's name (given, or the default such as conv1).")
+    inputs: list[str] | None = Field(None, description="The names it reads (\"input\": the network's input).")
     sweep: dict[str, Any] | None = Field(None, description="Per axis: starts[o] + taps[t] is the input cell "
                                                            "that output o reads through tap t (kind window), or "
                                                            "the output cell input o writes (kind scatter).")
@@ -102,6 +115,8 @@ class PipelineResponse(BaseModel):
     input: InputBlock
     layers: list[LayerBlock]
     device: str
+    model: dict[str, Any] | None = Field(None, description="With a model: its id, weights (random, trained or "
+                                                           "uploaded) and how the photo became its input.")
 
 
 class ProbeResponse(BaseModel):
@@ -115,6 +130,7 @@ class ProbeResponse(BaseModel):
                                                             "reflect, replicate or circular padding.")
     effective: dict[str, Any] = Field(description="|∂unit/∂image| by autograd: bbox, nonzero, max, and the map.")
     hypercolumn: dict[str, Any]
+    model: dict[str, Any] | None = None
 
 
 class ImageInfo(BaseModel):

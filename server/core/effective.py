@@ -12,7 +12,8 @@ Weights ("weights"):
 Biases are zero; batch_norm2d runs in eval mode with fresh statistics (x / sqrt(1 + eps)); dropout is off
 (eval mode). In a network each layer reads the entries it names; add sums, concat joins channels.
 max_unpool2d takes the indices of the max_pool2d it mirrors (the last unpaired one, as in
-SegNet) when the shapes match, and otherwise the first cell of each window. "channels" replaces every
+SegNet) when the shapes match, and otherwise the first cell of each window (layers/forward.py's
+unpool_pairs and first_cells; every layer runs through the registry's forward). "channels" replaces every
 layer's channel count (and drops groups) to make a large stack cheap: the geometry does not change.
 """
 from __future__ import annotations
@@ -23,12 +24,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import layers as layers_mod
 from .exceptions import InvalidRequest, TooLarge
 from .layers import Layer
-from .ops import conv_forward
+from .layers.forward import Runner
 
 MAX_MACS = 2_000_000_000
 MAX_ACTIVATIONS = 24_000_000
@@ -104,77 +104,19 @@ class _Weights:
         return torch.randn(shape, generator=self.gen, dtype=torch.float64)
 
 
-def _first_cells(layer: Layer) -> torch.Tensor:
-    """Unpool indices with no matching pool: the first in-image cell of each window."""
-    _, h_in, w_in = layer.input_shape
+def _params(layer: Layer, w: _Weights) -> dict[str, torch.Tensor] | None:
+    """The layer's weights as this mode makes them (biases zero: absent)."""
     spec = layer.spec
-    out_h, out_w = layer.output_shape[1:]
-    rows = np.clip(np.arange(h_in) * spec.stride[0] - spec.padding[0], 0, out_h - 1)
-    cols = np.clip(np.arange(w_in) * spec.stride[1] - spec.padding[1], 0, out_w - 1)
-    flat = rows[:, None] * out_w + cols[None, :]
-    return torch.as_tensor(np.broadcast_to(flat, (1, layer.input_shape[0], h_in, w_in)).copy(), dtype=torch.long)
-
-
-def _forward(layer: Layer, t: torch.Tensor, w: _Weights, pools: list[tuple[Layer, torch.Tensor]]) -> torch.Tensor:
-    op, spec, args = layer.op, layer.spec, layer.args
-    if op == "conv2d":
+    if layer.op == "conv2d":
         _, c_per_group, kh, kw = spec.weight_shape
-        return conv_forward(spec, t, w.make(spec.weight_shape, c_per_group * kh * kw))
-    if op == "conv_transpose2d":
-        c_in, c_per_group, kh, kw = spec.weight_shape
-        weight = w.make(spec.weight_shape, max(1, c_in // spec.groups) * kh * kw)
-        return F.conv_transpose2d(t, weight, None, spec.stride, tuple(p for p, _ in spec.padding),
-                                  spec.output_padding, spec.groups, spec.dilation)
-    if op == "max_pool2d":
-        out, indices = F.max_pool2d(t, spec.kernel, spec.stride, spec.padding, spec.dilation, spec.ceil_mode,
-                                    return_indices=True)
-        pools.append((layer, indices))
-        return out
-    if op == "avg_pool2d":
-        return F.avg_pool2d(t, spec.kernel, spec.stride, spec.padding, spec.ceil_mode, spec.count_include_pad,
-                            spec.divisor_override)
-    if op == "max_unpool2d":
-        pool, indices = pools.pop() if pools else (None, None)
-        if pool is None or pool.output_shape != layer.input_shape or pool.input_shape[1:] != layer.output_shape[1:]:
-            indices = _first_cells(layer)
-        return F.max_unpool2d(t, indices, spec.kernel, spec.stride, spec.padding, list(layer.output_shape[1:]))
-    if op == "interpolate":
-        return F.interpolate(t, size=spec.size, scale_factor=spec.scale_factor, mode=spec.mode,
-                             align_corners=spec.align_corners)
-    if op == "adaptive_avg_pool2d":
-        return F.adaptive_avg_pool2d(t, layer.output_shape[1:])
-    if op == "relu":
-        return F.relu(t)
-    if op == "relu6":
-        return F.relu6(t)
-    if op == "leaky_relu":
-        return F.leaky_relu(t, float(args.get("negative_slope", 0.01)))
-    if op == "sigmoid":
-        return torch.sigmoid(t)
-    if op == "tanh":
-        return torch.tanh(t)
-    if op == "batch_norm2d":
-        return t / math.sqrt(1.0 + float(args.get("eps", 1e-5)))
-    if op == "flatten":
-        return torch.flatten(t, args.get("start_dim", 1), args.get("end_dim", -1))
-    if op == "linear":
+        return {"weight": w.make(spec.weight_shape, c_per_group * kh * kw)}
+    if layer.op == "conv_transpose2d":
+        c_in, _, kh, kw = spec.weight_shape
+        return {"weight": w.make(spec.weight_shape, max(1, c_in // spec.groups) * kh * kw)}
+    if layer.op == "linear":
         n_in, n_out = layer.input_shape[-1], layer.output_shape[-1]
-        return F.linear(t, w.make((n_out, n_in), n_in))
-    return t  # dropout, in eval mode
-
-
-def _run(layer: Layer, values: list[torch.Tensor], w: _Weights, pools: list[tuple[Layer, torch.Tensor]]
-         ) -> torch.Tensor:
-    """One layer of a network, reading the entries it names (a stack reads the one before)."""
-    ins = [values[s] for s in layer.sources] or [values[-1]]
-    if layer.op == "add":
-        out = ins[0]
-        for t in ins[1:]:
-            out = out + t
-        return out
-    if layer.op == "concat":
-        return torch.cat(ins, dim=1)
-    return _forward(layer, ins[0], w, pools)
+        return {"weight": w.make((n_out, n_in), n_in)}
+    return None
 
 
 def heatmap(grad: np.ndarray) -> dict[str, Any]:
@@ -208,11 +150,11 @@ def effective_field(input_shape: tuple[int, int, int], layers: list[dict[str, An
     _check_cost(stack, shape)
     w = _Weights(weights, seed)
     x = w.input((1, *shape)).requires_grad_(True)
-    pools: list[tuple[Layer, torch.Tensor]] = []
-    values = [x]  # per entry: 0 the input, k the output of layer k − 1
-    for layer in stack:
-        values.append(_run(layer, values, w, pools))
-    t = values[-1]
+    made: dict[int, dict[str, torch.Tensor] | None] = {}  # in layer order: the random weights' sequence
+    runner = Runner(stack, lambda layer: made.setdefault(layer.index, _params(layer, w)))
+    t = runner.start(x)
+    for i in range(len(stack)):
+        t = runner.step(i)
     value = t[0, channel, y, x_] if t.dim() == 4 else t.reshape(-1)[channel]
     (grad,) = torch.autograd.grad(value, x)
     g = grad.abs().sum(dim=1)[0].numpy()

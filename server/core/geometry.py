@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .layers.forward import resample_matrix
 from .shapes import ConvSpec, InterpolateSpec, PoolSpec
 
 
@@ -201,18 +202,14 @@ def _unpool_cells(spec: PoolSpec, x: np.ndarray, idx: np.ndarray, out: np.ndarra
 
 
 def _axis_matrix(spec: InterpolateSpec, axis: int) -> np.ndarray:
-    """The 1-D interpolation matrix of one axis, from torch on an identity (the modes are separable)."""
-    n_in = spec.input_shape[2 + axis]
-    shape = [n_in, 1] + [1] * spec.dims
-    shape[2 + axis] = n_in
-    eye = torch.eye(n_in, dtype=torch.float64).reshape(shape)
+    """The 1-D interpolation matrix of one axis (out × in): torch's own weights (the modes are separable)."""
     kwargs: dict[str, Any]
     if spec.size is not None:
         kwargs = {"size": [spec.size[a] if a == axis else 1 for a in range(spec.dims)]}
     else:
         kwargs = {"scale_factor": [spec.scale_factor[a] if a == axis else 1.0 for a in range(spec.dims)]}
-    res = F.interpolate(eye, mode=spec.mode, align_corners=spec.align_corners, **kwargs)
-    return res.reshape(n_in, -1).T.numpy()  # out × in
+    return resample_matrix(spec.input_shape[2 + axis], lambda t: F.interpolate(
+        t, mode=spec.mode, align_corners=spec.align_corners, **kwargs), spec.dims, axis).numpy()
 
 
 def _interpolate_cells(spec: InterpolateSpec, x: np.ndarray, out: np.ndarray) -> Iterator[dict[str, Any]]:

@@ -2,8 +2,8 @@
 
 `run_op(op, body)` takes the API's JSON body as a dict (nested lists, torch's
 parameter names and defaults), validates all of it with `shapes` before any
-tensor is made, runs the real `torch.nn.functional` op, and returns numpy
-arrays. Graded numbers are float64 on the CPU unless the body asks otherwise.
+tensor is made, runs the real `torch.nn.functional` op (through the layer
+registry's spec-level calls, layers/forward.py), and returns numpy arrays. Graded numbers are float64 on the CPU unless the body asks otherwise.
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import backward_trace, geometry, matrices, shapes
 from .exceptions import InvalidRequest, NotFound
+from .layers.forward import (avg_pool_forward, conv_forward, conv_transpose_forward, interpolate_forward,  # noqa: F401
+                             max_pool_forward, max_unpool_forward, pad_input)
 from .limits import DEFAULT_LIMITS, Limits, check_cap, numel
 from .tensors import parse_index_tensor, parse_tensor
 
@@ -201,44 +202,16 @@ def _plan_conv(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limit
         spec = shapes.check_conv(x.shape, w.shape, bias_shape, body, opdef.dims)
         return _Plan(spec, spec.output_shape, tensors, lambda t, weight, bias=None: conv_forward(spec, t, weight, bias))
     spec = shapes.check_conv_transpose(x.shape, w.shape, bias_shape, body, opdef.dims)
-    fn = F.conv_transpose1d if opdef.dims == 1 else F.conv_transpose2d
-    pad = tuple(lo for lo, _ in spec.padding)
-    return _Plan(spec, spec.output_shape, tensors, lambda t, weight, bias=None: fn(
-        t, weight, bias, spec.stride, pad, spec.output_padding, spec.groups, spec.dilation))
-
-
-def pad_input(spec: shapes.ConvSpec, t: torch.Tensor) -> torch.Tensor:
-    """Pad explicitly (torch's F.pad wants the last axis first), copying values for non-zero modes."""
-    flat = tuple(v for lo_hi in reversed(spec.padding) for v in lo_hi)
-    mode = "constant" if spec.padding_mode == "zeros" else spec.padding_mode
-    return F.pad(t, flat, mode=mode) if any(flat) else t
-
-
-def conv_forward(spec: shapes.ConvSpec, t: torch.Tensor, weight: torch.Tensor,
-                 bias: torch.Tensor | None = None) -> torch.Tensor:
-    fn = F.conv1d if spec.dims == 1 else F.conv2d
-    sym = spec.symmetric_padding
-    if spec.padding_mode == "zeros" and sym is not None:
-        return fn(t, weight, bias, spec.stride, sym, spec.dilation, spec.groups)
-    return fn(pad_input(spec, t), weight, bias, spec.stride, 0, spec.dilation, spec.groups)
+    return _Plan(spec, spec.output_shape, tensors,
+                 lambda t, weight, bias=None: conv_transpose_forward(spec, t, weight, bias))
 
 
 def _plan_pool(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
     kind = "max" if opdef.family == "max_pool" else "avg"
     spec = shapes.check_pool(x.shape, body, opdef.dims, kind)
     if kind == "max":
-        fn = F.max_pool1d if opdef.dims == 1 else F.max_pool2d
-        return _Plan(spec, spec.output_shape, {}, lambda t: fn(
-            t, spec.kernel, spec.stride, spec.padding, spec.dilation, spec.ceil_mode, return_indices=True))
-
-    def avg(t: torch.Tensor) -> torch.Tensor:
-        if opdef.dims == 2:
-            return F.avg_pool2d(t, spec.kernel, spec.stride, spec.padding, spec.ceil_mode, spec.count_include_pad,
-                                spec.divisor_override)
-        # No divisor_override here: shapes.check_pool refuses it for avg_pool1d, as torch has none.
-        return F.avg_pool1d(t, spec.kernel, spec.stride, spec.padding, spec.ceil_mode, spec.count_include_pad)
-
-    return _Plan(spec, spec.output_shape, {}, avg)
+        return _Plan(spec, spec.output_shape, {}, lambda t: max_pool_forward(spec, t, return_indices=True))
+    return _Plan(spec, spec.output_shape, {}, lambda t: avg_pool_forward(spec, t))
 
 
 def _plan_unpool(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
@@ -247,10 +220,7 @@ def _plan_unpool(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], lim
     idx = parse_index_tensor(body["indices"], "indices", cap=limits.max_input_elements)
     spec = shapes.check_unpool(x.shape, idx.shape, body, opdef.dims)
     _check_unpool_indices(x, idx, spec)
-    fn = F.max_unpool1d if opdef.dims == 1 else F.max_unpool2d
-    out_size = list(spec.output_shape[2:])
-    return _Plan(spec, spec.output_shape, {"indices": idx}, lambda t, indices: fn(
-        t, indices.long(), spec.kernel, spec.stride, spec.padding, out_size))
+    return _Plan(spec, spec.output_shape, {"indices": idx}, lambda t, indices: max_unpool_forward(spec, t, indices))
 
 
 def _check_unpool_indices(x: np.ndarray, idx: np.ndarray, spec: shapes.PoolSpec) -> None:
@@ -279,8 +249,7 @@ def _check_unpool_indices(x: np.ndarray, idx: np.ndarray, spec: shapes.PoolSpec)
 
 def _plan_interpolate(op: str, opdef: OpDef, x: np.ndarray, body: dict[str, Any], limits: Limits) -> _Plan:
     spec = shapes.check_interpolate(x.shape, body)
-    return _Plan(spec, spec.output_shape, {}, lambda t: F.interpolate(
-        t, size=spec.size, scale_factor=spec.scale_factor, mode=spec.mode, align_corners=spec.align_corners))
+    return _Plan(spec, spec.output_shape, {}, lambda t: interpolate_forward(spec, t))
 
 
 _PLANNERS = {"conv": _plan_conv, "conv_transpose": _plan_conv, "max_pool": _plan_pool, "avg_pool": _plan_pool,

@@ -1,22 +1,32 @@
-"""The image lab's pipeline, planned: every layer validated on shapes, its weights built, before any tensor.
+"""The image lab's pipeline, planned: a network of the layer registry's layers, checked on shapes and its
+weights built, before any feature map.
 
-A pipeline is a list of layer objects run on one image (C×H×W, float32 in [0, 1]):
+A pipeline is a list of layer objects run on one image (C×H×W, float32 in [0, 1]). Every layer is a
+registry layer (`GET /api/v1/layers`: torch.nn's arguments, `name`, `input`, and the merges `add` and
+`concat`), checked by the registry's walk, plus the lab's conveniences, which become registry arguments
+before the check:
 
     {"op": "conv2d", "kernel": "sobel_x", "mode": "per_channel", "padding": 1}
     {"op": "conv2d", "kernel": "random", "seed": 0, "out_channels": 16, "groups": 1, "kernel_size": 3}
-    {"op": "relu"}   {"op": "batch_norm2d", "training": true}   {"op": "max_pool2d", "kernel_size": 2}
-    {"op": "max_unpool2d", "from": 2}   {"op": "conv_transpose2d", ...}   {"op": "interpolate", ...}
+    {"op": "batch_norm2d", "training": true}   {"op": "max_pool2d"}   {"op": "max_unpool2d", "from": 2}
 
 Convolution weights come from a named or custom 2-D kernel: "per_channel" applies it to each channel
 (depthwise, groups = C), "shared" applies it to the mean of the channels (one output). With
 out_channels, the layer is a bank of that many filters over C/groups inputs each: seeded random
-filters (kernel "random"), or the named kernel on every (output, input) pair. "true_convolution"
-flips the kernel (torch computes cross-correlation). Every size rule is shapes.py's (PyTorch's).
+filters (kernel "random", the default when kernel_size is given without a kernel), or the named kernel
+on every (output, input) pair. "true_convolution" flips the kernel (torch computes cross-correlation).
+Lab convolutions have no bias. batch_norm2d normalises by the image's own statistics ("training",
+default true) or by running_mean / running_var. max_unpool2d "from" names (by index or name) the
+max_pool2d whose indices it uses; without it (and without kernel_size) the latest max_pool2d not yet
+unpooled.
+max_pool2d and avg_pool2d default to kernel_size 2.
 
-`plan_pipeline` refuses a bad stack with a sentence naming the layer; pipeline_run.py runs the plan.
+A model (models/run.py) is planned into the same Plan, with its own weights.
 """
 from __future__ import annotations
 
+import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,39 +34,34 @@ import numpy as np
 
 from convscope.core.exceptions import ConvscopeError, InvalidRequest, TooLarge
 from convscope.core.kernels import flip, get_kernel, groups_for, make_weight, validate_kernel
-from convscope.core.shapes import check_conv, check_conv_transpose, check_interpolate, check_pool, check_unpool
+from convscope.core.layers import LAYER_KEYS, Layer, is_int, walk
 
-LAYER_OPS = ("conv2d", "conv_transpose2d", "relu", "batch_norm2d", "max_pool2d", "avg_pool2d",
-             "max_unpool2d", "interpolate", "relu6", "leaky_relu", "sigmoid", "tanh")
-ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh")
-MAX_LAYERS = 12
-MAX_CHANNELS = 64
+#: the lab's own parameters, on top of the registry's (GET /api/v1/layers)
+LAB_PARAMS: dict[str, frozenset[str]] = {
+    "conv2d": frozenset({"kernel", "seed", "mode", "true_convolution"}),
+    "conv_transpose2d": frozenset({"kernel", "seed", "mode", "true_convolution"}),
+    "batch_norm2d": frozenset({"training", "running_mean", "running_var"}),
+    "max_unpool2d": frozenset({"from"}),
+}
 MAX_ELEMENTS = 32 * 1024 * 1024  # per layer output (C·H·W float32 values: 128 MiB)
 MAX_TOTAL_ELEMENTS = 96 * 1024 * 1024  # all layers together: bounds the work of one request
-_CONV = {"kernel", "seed", "kernel_size", "mode", "out_channels", "groups", "stride", "padding", "dilation",
-         "true_convolution"}
-_POOL = {"kernel_size", "stride", "padding", "ceil_mode"}
-LAYER_KEYS: dict[str, set[str]] = {
-    "conv2d": _CONV | {"padding_mode"}, "conv_transpose2d": _CONV | {"output_padding"}, "relu": set(),
-    "batch_norm2d": {"training", "eps", "momentum", "running_mean", "running_var"},
-    "max_pool2d": _POOL | {"dilation"}, "avg_pool2d": _POOL | {"count_include_pad"},
-    "max_unpool2d": {"from"}, "interpolate": {"size", "scale_factor", "mode", "align_corners"},
-    "relu6": set(), "leaky_relu": {"negative_slope"}, "sigmoid": set(), "tanh": set()}
-_CONV_KEYS = ("stride", "padding", "dilation", "padding_mode", "output_padding")
-_POOL_KEYS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "count_include_pad")
+MAX_MAPS = 128 * 1024  # channels over all layers, each one map in the response (ResNet-50: 93,058)
+MAX_WEIGHTS = 160_000_000  # float32 values over all layers (VGG-16's 138 M fits)
+MAX_MACS = 40_000_000_000  # multiply-accumulates of one run (VGG-16 at 224²: 15.5 G)
 
 
 @dataclass
-class PlannedLayer:
-    index: int
-    op: str
+class Plan:
+    """A checked network on one input shape, its weights (layer name → torch's parameter names) and how
+    each batch norm and unpool runs."""
+
     input_shape: tuple[int, int, int]
-    output_shape: tuple[int, int, int]
-    spec: Any = None
-    weight: np.ndarray | None = None  # float32, ready for torch
-    params: dict[str, Any] = field(default_factory=dict)
-    #: the same layer as a /shapes and /receptive-field stack layer (torch.nn constructor arguments)
-    stack: dict[str, Any] = field(default_factory=dict)
+    stack: list[Layer]
+    network: list[dict[str, Any]]  # the same layers in the registry's form (/shapes, /receptive-field)
+    weights: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    training: frozenset[int] = frozenset()  # batch_norm2d layers normalising by the image's statistics
+    pairs: dict[int, int | None] | None = None  # max_unpool2d → its max_pool2d (None: the registry's rule)
+    bn_given: dict[int, dict[str, Any]] = field(default_factory=dict)  # the lab's batch-norm settings
 
 
 def _fail(index: int, op: str, exc: ConvscopeError) -> ConvscopeError:
@@ -67,7 +72,7 @@ def _fail(index: int, op: str, exc: ConvscopeError) -> ConvscopeError:
 
 def _int(layer: dict[str, Any], name: str, default: int, lo: int, hi: int) -> int:
     v = layer.get(name, default)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+    if not is_int(v) or not lo <= v <= hi:
         raise InvalidRequest(f"{name} must be an integer from {lo} to {hi}, not {v!r}.", [name])
     return v
 
@@ -79,19 +84,14 @@ def _flag(layer: dict[str, Any], name: str, default: bool) -> bool:
     return v
 
 
-def _number(layer: dict[str, Any], name: str, default: float, lo: float, hi: float) -> float:
-    v = layer.get(name, default)
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-        raise InvalidRequest(f"{name} must be a number from {lo:g} to {hi:g}, not {v!r}.", [name])
-    return float(v)
-
-
-def _kernel_2d(layer: dict[str, Any]) -> np.ndarray:
-    k = layer.get("kernel", "identity")
+def _kernel_2d(layer: dict[str, Any], kind: str) -> np.ndarray:
+    k = layer.get("kernel", kind)
     if isinstance(k, str):
         if k == "random":
+            size = layer.get("kernel_size", 3)
+            side = size[0] if isinstance(size, list) and size else size
             return get_kernel("random", {"seed": _int(layer, "seed", 0, 0, 2**32 - 1),
-                                         "size": _int(layer, "kernel_size", 3, 1, 11)}, loc=["kernel"]).weights
+                                         "size": side if is_int(side) else 3}, loc=["kernel"]).weights
         return get_kernel(k, loc=["kernel"]).weights
     if isinstance(k, dict) and "custom" in k:
         return validate_kernel(k["custom"], loc=["kernel", "custom"])
@@ -106,138 +106,63 @@ def _kernel_2d(layer: dict[str, Any]) -> np.ndarray:
                          'or "random" with a seed.', ["kernel"])
 
 
-def _bank(layer: dict[str, Any], k2: np.ndarray, c_in: int, transposed: bool) -> tuple[np.ndarray, int]:
+def _check_weight_count(n: int) -> None:
+    if n > MAX_WEIGHTS:
+        raise TooLarge(f"its weights would hold {n:,} values, more than this server's cap of {MAX_WEIGHTS:,}.",
+                       ["out_channels"])
+
+
+def _bank(layer: dict[str, Any], kind: str, k2: np.ndarray, c_in: int, transposed: bool
+          ) -> tuple[np.ndarray, int, int]:
     """out_channels filters over c_in / groups inputs each (conv), or c_in × out/groups (transposed)."""
-    out = _int(layer, "out_channels", 1, 1, MAX_CHANNELS)
-    groups = _int(layer, "groups", 1, 1, MAX_CHANNELS)
+    out = _int(layer, "out_channels", 1, 1, 1_000_000)
+    groups = _int(layer, "groups", 1, 1, 1_000_000)
     if c_in % groups or out % groups:
         raise InvalidRequest(f"groups ({groups}) must divide both the input channels ({c_in}) and out_channels "
                              f"({out}): each group maps {c_in}/{groups} inputs to out_channels/{groups} outputs.",
                              ["groups"])
     kh, kw = k2.shape
     shape = (c_in, out // groups, kh, kw) if transposed else (out, c_in // groups, kh, kw)
+    _check_weight_count(math.prod(shape))
     fan_in = (c_in // groups) * kh * kw
-    if layer.get("kernel", "identity") == "random":
+    if layer.get("kernel", kind) == "random":
         w = np.random.default_rng(_int(layer, "seed", 0, 0, 2**32 - 1)).standard_normal(shape) / np.sqrt(fan_in)
         if layer.get("true_convolution", False):
             w = w[..., ::-1, ::-1]
     else:  # the same 2-D kernel on every (out, in) pair, scaled so it averages its inputs
         w = np.broadcast_to(k2 / (c_in // groups), shape)
-    return np.ascontiguousarray(w, dtype=np.float32), groups
+    return np.ascontiguousarray(w, dtype=np.float32), groups, out
 
 
-def _conv_weight(layer: dict[str, Any], c_in: int, transposed: bool) -> tuple[np.ndarray, int]:
-    """(float32 weight, groups)."""
+def _conv(layer: dict[str, Any], c_in: int, transposed: bool) -> tuple[dict[str, Any], np.ndarray]:
+    """The registry's arguments for a lab convolution, and its float32 weight."""
     _flag(layer, "true_convolution", False)
-    k2 = _kernel_2d(layer)
+    # a registry-style bank (kernel_size, no kernel) gets seeded random filters; else the identity kernel
+    kind = "random" if "kernel" not in layer and "kernel_size" in layer else "identity"
+    k2 = _kernel_2d(layer, kind)
     if layer.get("true_convolution", False):
         k2 = flip(k2)
     if layer.get("out_channels") is not None:
-        return _bank(layer, k2, c_in, transposed)
-    if "groups" in layer:
-        raise InvalidRequest("groups applies to a filter bank: give out_channels too (without it, mode decides: "
-                             "per_channel is depthwise, groups = channels; shared is groups = 1).", ["groups"])
-    mode = layer.get("mode", "per_channel")
-    w = make_weight(k2, c_in, mode).numpy()
-    groups = groups_for(mode, c_in)
-    if transposed and mode == "shared":  # C_in × C_out/groups × k: shared 1×C×k -> C×1×k, groups 1
-        w = np.ascontiguousarray(w.transpose(1, 0, 2, 3))
-    return w.astype(np.float32), groups
+        w, groups, out = _bank(layer, kind, k2, c_in, transposed)
+    else:
+        if "groups" in layer:
+            raise InvalidRequest("groups applies to a filter bank: give out_channels too (without it, mode decides: "
+                                 "per_channel is depthwise, groups = channels; shared is groups = 1).", ["groups"])
+        mode = layer.get("mode", "per_channel")
+        w = make_weight(k2, c_in, mode).numpy().astype(np.float32)
+        groups = groups_for(mode, c_in)
+        if transposed and mode == "shared":  # C_in × C_out/groups × k: shared 1×C×k -> C×1×k, groups 1
+            w = np.ascontiguousarray(w.transpose(1, 0, 2, 3))
+        out = w.shape[1] * groups if transposed else w.shape[0]
+    args = {k: v for k, v in layer.items() if k not in LAB_PARAMS["conv2d"]}
+    args.update({"out_channels": out, "kernel_size": list(w.shape[2:]), "groups": groups, "bias": False})
+    return args, w
 
 
-def plan_pipeline(input_shape: tuple[int, int, int], layers: Any) -> list[PlannedLayer]:
-    """Validate the stack on shapes only; every refusal names the layer's index and op."""
-    if not isinstance(layers, list):
-        raise InvalidRequest("layers must be a list of layer objects.", ["layers"])
-    if len(layers) > MAX_LAYERS:
-        raise InvalidRequest(f"The pipeline has {len(layers)} layers; at most {MAX_LAYERS} are allowed.", ["layers"])
-    shape = tuple(input_shape)
-    planned: list[PlannedLayer] = []
-    total = 0
-    for i, layer in enumerate(layers):
-        op = layer.get("op") if isinstance(layer, dict) else None
-        if op not in LAYER_OPS:
-            raise InvalidRequest(f"Layer {i}: op must be one of {', '.join(LAYER_OPS)}, not {str(op)[:40]!r}.",
-                                 ["layers", i, "op"])
-        unknown = sorted(set(layer) - LAYER_KEYS[op] - {"op"})
-        if unknown:
-            takes = ", ".join(sorted(LAYER_KEYS[op])) or "no parameters"
-            raise InvalidRequest(f"Layer {i} ({op}): {unknown[0]!r} is not a parameter of {op}; it takes {takes}.",
-                                 ["layers", i, unknown[0]])
-        try:
-            p = _plan_one(i, op, layer, shape, planned)
-        except ConvscopeError as exc:
-            raise _fail(i, op, exc) from None
-        c, h, w = p.output_shape
-        if c * h * w > MAX_ELEMENTS:
-            raise _fail(i, op, TooLarge(f"the output {c}×{h}×{w} has more than {MAX_ELEMENTS:,} values, this "
-                                        "server's cap for one map stack."))
-        total += c * h * w
-        if total > MAX_TOTAL_ELEMENTS:
-            raise _fail(i, op, TooLarge(f"the pipeline's maps up to here hold {total:,} values, more than "
-                                        f"{MAX_TOTAL_ELEMENTS:,}; use fewer channels or layers."))
-        planned.append(p)
-        shape = p.output_shape
-    return planned
-
-
-def _plan_one(i: int, op: str, layer: dict[str, Any], shape: tuple, planned: list[PlannedLayer]) -> PlannedLayer:
-    n_shape = (1, *shape)
-    if op in ("conv2d", "conv_transpose2d"):
-        transposed = op == "conv_transpose2d"
-        weight, groups = _conv_weight(layer, shape[0], transposed)
-        params = {k: layer[k] for k in _CONV_KEYS if k in layer}
-        params["groups"] = groups
-        check = check_conv_transpose if transposed else check_conv
-        spec = check(n_shape, weight.shape, None, params, 2)
-        c_out = spec.output_shape[1]
-        if c_out > MAX_CHANNELS:
-            raise InvalidRequest(f"it makes {c_out} channels; at most {MAX_CHANNELS} are shown.", ["out_channels"])
-        stack = {"op": op, "out_channels": c_out, "kernel_size": list(spec.kernel), **params, "bias": False}
-        return PlannedLayer(i, op, shape, tuple(spec.output_shape[1:]), spec, weight, params, stack)
-    if op in ACTIVATIONS:
-        slope = layer.get("negative_slope", 0.01)
-        if op == "leaky_relu" and (isinstance(slope, bool) or not isinstance(slope, (int, float))
-                                   or not -1e6 <= slope <= 1e6):
-            raise InvalidRequest(f"negative_slope must be a number from −10^6 to 10^6, got {slope!r}.",
-                                 ["negative_slope"])
-        params = {"negative_slope": float(slope)} if op == "leaky_relu" else {}
-        return PlannedLayer(i, op, shape, shape, params=params, stack={"op": op, **params})
-    if op == "batch_norm2d":
-        return PlannedLayer(i, op, shape, shape, params=_batch_norm_params(layer, shape[0]),
-                            stack={"op": op})
-    if op in ("max_pool2d", "avg_pool2d"):
-        params = {k: layer[k] for k in _POOL_KEYS if k in layer}
-        params.setdefault("kernel_size", 2)
-        spec = check_pool(n_shape, params, 2, "max" if op == "max_pool2d" else "avg")
-        return PlannedLayer(i, op, shape, tuple(spec.output_shape[1:]), spec, params=params,
-                            stack={"op": op, **params})
-    if op == "max_unpool2d":
-        src = layer.get("from")
-        if isinstance(src, bool) or not isinstance(src, int) or not 0 <= src < i or planned[src].op != "max_pool2d":
-            pools = [p.index for p in planned if p.op == "max_pool2d"]
-            raise InvalidRequest(f"'from' must be the index of an earlier max_pool2d layer "
-                                 f"({', '.join(map(str, pools)) or 'there is none'}), not {src!r}.", ["from"])
-        pool = planned[src]
-        params = {"kernel_size": list(pool.spec.kernel), "stride": list(pool.spec.stride),
-                  "padding": list(pool.spec.padding), "output_size": list(pool.input_shape[1:])}
-        spec = check_unpool(n_shape, (1, *pool.output_shape), params, 2)
-        if tuple(shape) != tuple(pool.output_shape):
-            raise InvalidRequest(f"its input {list(shape)} must have the shape of layer {src}'s output "
-                                 f"{list(pool.output_shape)}, whose indices it uses.", ["from"])
-        return PlannedLayer(i, op, shape, tuple(spec.output_shape[1:]), spec, params={**params, "from": src},
-                            stack={"op": op, **params})
-    params = {k: layer[k] for k in ("size", "scale_factor", "mode", "align_corners") if k in layer}
-    spec = check_interpolate(n_shape, params)
-    return PlannedLayer(i, op, shape, tuple(spec.output_shape[1:]), spec, params=params, stack={"op": op, **params})
-
-
-def _batch_norm_params(layer: dict[str, Any], channels: int) -> dict[str, Any]:
-    """training (default true: normalise by this image's statistics), eps, momentum, and the running
-    statistics eval mode uses (default mean 0, var 1: a freshly made BatchNorm2d)."""
-    out: dict[str, Any] = {"training": _flag(layer, "training", True),
-                           "eps": _number(layer, "eps", 1e-5, 1e-12, 1.0),
-                           "momentum": _number(layer, "momentum", 0.1, 0.0, 1.0)}
+def _batch_norm(layer: dict[str, Any], channels: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """training (default true: normalise by this image's statistics) and the running statistics eval mode
+    uses (default mean 0, var 1: a freshly made BatchNorm2d)."""
+    given: dict[str, Any] = {"training": _flag(layer, "training", True)}
     for name, default, lo in (("running_mean", 0.0, -1e6), ("running_var", 1.0, 0.0)):
         v = layer.get(name, default)
         values = v if isinstance(v, list) else [v] * channels
@@ -245,5 +170,118 @@ def _batch_norm_params(layer: dict[str, Any], channels: int) -> dict[str, Any]:
                 not isinstance(x, bool) and isinstance(x, (int, float)) and lo <= x <= 1e6 for x in values):
             raise InvalidRequest(f"{name} must be a number or a list of {channels} numbers (one per channel) from "
                                  f"{lo:g} to 1e6, not {str(v)[:60]}.", [name])
-        out[name] = [float(x) for x in values]
-    return out
+        given[name] = [float(x) for x in values]
+    return {k: v for k, v in layer.items() if k not in LAB_PARAMS["batch_norm2d"]}, given
+
+
+def _unpool(i: int, layer: dict[str, Any], shape: tuple[int, ...], built: list[Layer]) -> tuple[dict[str, Any], int]:
+    src = layer["from"]
+    pools = [p for p in built if p.op == "max_pool2d"]
+    pool = next((p for p in pools if (is_int(src) and p.index == src) or (isinstance(src, str) and p.name == src)),
+                None)
+    if pool is None:
+        raise InvalidRequest(f"'from' must be the index or name of an earlier max_pool2d layer "
+                             f"({', '.join(f'{p.index} ({p.name})' for p in pools) or 'there is none'}), "
+                             f"not {src!r}.", ["from"])
+    if tuple(shape) != tuple(pool.output_shape):
+        raise InvalidRequest(f"its input {list(shape)} must have the shape of layer {pool.index}'s output "
+                             f"{list(pool.output_shape)}, whose indices it uses.", ["from"])
+    s = pool.spec
+    args = {k: v for k, v in layer.items() if k != "from"}
+    args.update({"kernel_size": list(s.kernel), "stride": list(s.stride), "padding": list(s.padding),
+                 "output_size": list(pool.input_shape[1:])})
+    return args, pool.index
+
+
+class _Lab:
+    """The registry walk's `prepare`: a lab layer in the registry's form, its weights kept aside."""
+
+    def __init__(self) -> None:
+        self.network: list[dict[str, Any]] = []
+        self.weights: dict[int, np.ndarray] = {}
+        self.bn: dict[int, dict[str, Any]] = {}
+        self.pairs: dict[int, int] = {}
+
+    def __call__(self, i: int, raw: dict[str, Any], shape: tuple[int, ...], built: list[Layer]) -> dict[str, Any]:
+        op = raw["op"]
+        takes = LAYER_KEYS[op] | LAB_PARAMS.get(op, frozenset())
+        unknown = sorted(set(raw) - takes)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], sorted(takes), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(sorted(takes - {'op'}))}."
+            raise InvalidRequest(f"Layer {i} ({op}): {unknown[0]!r} is not a parameter of {op}; {hint}",
+                                 ["layers", i, unknown[0]])
+        try:
+            layer = self._translate(i, op, raw, shape, built)
+        except ConvscopeError as exc:
+            raise _fail(i, op, exc) from None
+        self.network.append(layer)
+        return layer
+
+    def _translate(self, i: int, op: str, raw: dict[str, Any], shape: tuple[int, ...], built: list[Layer]
+                   ) -> dict[str, Any]:
+        c_in = shape[0]
+        if op in ("conv2d", "conv_transpose2d"):
+            if len(shape) != 3:
+                return raw  # the registry explains
+            args, self.weights[i] = _conv(raw, c_in, op == "conv_transpose2d")
+            return args
+        if op == "batch_norm2d" and len(shape) == 3:
+            args, self.bn[i] = _batch_norm(raw, c_in)
+            return args
+        if op == "max_unpool2d" and ("from" in raw or "kernel_size" not in raw):
+            if "from" not in raw:  # the latest max_pool2d not yet unpooled, as the registry pairs them
+                taken = set(self.pairs.values())
+                free = [p.index for p in built if p.op == "max_pool2d" and p.index not in taken]
+                raw = {**raw, "from": free[-1] if free else None}
+            args, self.pairs[i] = _unpool(i, raw, shape, built)
+            return args
+        if op in ("max_pool2d", "avg_pool2d") and "kernel_size" not in raw:
+            return {**raw, "kernel_size": 2}
+        return raw
+
+
+def check_caps(stack: list[Layer], input_shape: tuple[int, ...]) -> None:
+    """The work and memory one run may take, checked before any tensor is made."""
+    total, maps = 0, input_shape[0]  # the input is not counted: it is held anyway
+    macs = 0
+    for layer in stack:
+        n = math.prod(layer.output_shape)
+        if n > MAX_ELEMENTS:
+            raise _fail(layer.index, layer.op, TooLarge(
+                f"the output {'×'.join(map(str, layer.output_shape))} has more than {MAX_ELEMENTS:,} values, this "
+                "server's cap for one map stack."))
+        total += n
+        if total > MAX_TOTAL_ELEMENTS:
+            raise _fail(layer.index, layer.op, TooLarge(
+                f"the pipeline's maps up to here hold {total:,} values, more than {MAX_TOTAL_ELEMENTS:,}; use "
+                "fewer channels or layers, or a smaller image side."))
+        maps += layer.output_shape[0] if len(layer.output_shape) == 3 else 1
+        if maps > MAX_MAPS:
+            raise _fail(layer.index, layer.op, TooLarge(
+                f"the pipeline's maps up to here number {maps:,} channels, more than the {MAX_MAPS:,} one response "
+                "carries; use fewer channels or layers."))
+        macs += layer.macs
+        if macs > MAX_MACS:
+            raise _fail(layer.index, layer.op, TooLarge(
+                f"the pipeline up to here needs {macs:,} multiply-accumulates, more than this server's cap of "
+                f"{MAX_MACS:,} for one run; use a smaller image side or fewer channels."))
+
+
+def plan_pipeline(input_shape: tuple[int, int, int], layers: Any) -> Plan:
+    """Check the network on shapes (the registry's walk) and build the lab's weights; every refusal names
+    the layer's index and op."""
+    lab = _Lab()
+    stack = walk(list(input_shape), layers, prepare=lab)
+    network = []
+    it = iter(lab.network)
+    for raw in layers:  # merges were not prepared: they pass as given
+        network.append(raw if raw.get("op") in ("add", "concat") else next(it))
+    check_caps(stack, input_shape)
+    weights = {stack[i].name: {"weight": w} for i, w in lab.weights.items()}
+    pairs = None
+    if lab.pairs:
+        from convscope.core.layers.forward import unpool_pairs
+        pairs = {k: v for k, v in unpool_pairs(stack).items() if k not in lab.pairs} | lab.pairs
+    training = frozenset(i for i, given in lab.bn.items() if given["training"])
+    return Plan(tuple(input_shape), stack, network, weights, training, pairs, lab.bn)

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 
 from convscope.core.encoding import encode_feature_maps
 from convscope.core.exceptions import InvalidRequest, TooLarge
-from convscope.core.pipeline import plan_pipeline
-from convscope.core.pipeline_run import apply_layer, check_display
+from convscope.core.layers.forward import resample_matrix
+from convscope.core.pipeline import Plan, plan_pipeline
+from convscope.core.pipeline_run import as_maps, check_display, make_runner
 from convscope.core.reach import wrapped
 from convscope.core.receptive import entries, number, region, resolve_unit
 
@@ -31,16 +32,15 @@ HYPERCOLUMN_MODES = ("nearest", "bilinear")
 
 
 def _axis_weights(n_in: int, n_out: int, at: int, mode: str) -> torch.Tensor:
-    """torch's interpolation weights of output index `at` over the n_in inputs, resizing n_in -> n_out.
-
-    One-hot inputs through F.interpolate give exactly torch's weights; bilinear is separable by axis."""
-    basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, 1, n_in, 1)
+    """torch's interpolation weights of output index `at` over the n_in inputs, resizing n_in -> n_out
+    (bilinear is separable by axis)."""
     kwargs = {"align_corners": False} if mode == "bilinear" else {}
-    return F.interpolate(basis, size=(n_out, 1), mode=mode, **kwargs)[:, 0, at, 0]
+    return resample_matrix(n_in, lambda t: F.interpolate(t, size=(n_out, 1), mode=mode, **kwargs))[at]
 
 
 def column_at(m: torch.Tensor, size: tuple[int, int], pixel: tuple[int, int], mode: str) -> list[float]:
     """F.interpolate(m[None], size=size, mode=mode)[0, :, y, x] without building the upsampled map."""
+    m = as_maps(m)
     _, h, w = m.shape
     wy = _axis_weights(h, size[0], pixel[0], mode).to(m.device)
     wx = _axis_weights(w, size[1], pixel[1], mode).to(m.device)
@@ -48,32 +48,33 @@ def column_at(m: torch.Tensor, size: tuple[int, int], pixel: tuple[int, int], mo
 
 
 def probe(pixels: np.ndarray, layers: Any, unit: Any, *, device: str = "cpu", max_side: int = 256,
-          hypercolumn: Any = "nearest") -> dict[str, Any]:
-    """The body of POST /api/v1/pipeline/probe (without "ok")."""
+          hypercolumn: Any = "nearest", plan: Plan | None = None) -> dict[str, Any]:
+    """The body of POST /api/v1/pipeline/probe (without "ok"). With `plan` (a model), `pixels` is the
+    tensor the model receives."""
     check_display(max_side, "raw")
     if hypercolumn not in HYPERCOLUMN_MODES:
         raise InvalidRequest(f"hypercolumn must be one of {', '.join(HYPERCOLUMN_MODES)}, not {hypercolumn!r}.",
                              ["hypercolumn"])
     shape = tuple(int(v) for v in pixels.shape)
-    planned = plan_pipeline(shape, layers)  # type: ignore[arg-type]
-    held = math.prod(shape) + sum(math.prod(p.output_shape) for p in planned)
+    if plan is None:
+        plan = plan_pipeline(shape, layers)  # type: ignore[arg-type]
+    held = math.prod(shape) + sum(math.prod(p.output_shape) for p in plan.stack)
     if held > MAX_PROBE_ELEMENTS:
         raise TooLarge(f"Probing a unit keeps every map of the pipeline for autograd: {held:,} values, more than "
                        f"this server's cap of {MAX_PROBE_ELEMENTS:,}; work on a smaller image side or use fewer "
                        "channels.", ["layers"])
-    table = entries(shape, [p.stack for p in planned])  # type: ignore[arg-type]
+    table = entries(shape, plan.network)  # type: ignore[arg-type]
     u = resolve_unit(unit, table)
     entry = table[u.entry]
     size = (shape[1], shape[2])
     box, clipped = region(entry, u, size)
 
     x = torch.tensor(np.array(pixels, dtype=np.float32), device=device, requires_grad=True)
-    maps = [x]
-    t, pools = x[None].contiguous(memory_format=torch.channels_last), {}  # faster kernels, as in pipeline_run
-    for p in planned:
-        t, _ = apply_layer(p, t, pools)
-        maps.append(t[0])
-    value = maps[u.entry][u.channel, u.y, u.x]
+    runner = make_runner(plan, device, keep=True)
+    # channels-last: faster kernels, as in pipeline_run; the graph keeps every entry for autograd
+    maps = [t[0] for t in runner.run(x[None].contiguous(memory_format=torch.channels_last))]  # type: ignore[index]
+    m = maps[u.entry]
+    value = m[u.channel, u.y, u.x] if m.dim() == 3 else m[u.channel]
     (grad,) = torch.autograd.grad(value, x)
     g = grad.detach().abs().sum(dim=0)
     rows = torch.nonzero(g.any(dim=1)).flatten().tolist()

@@ -63,6 +63,7 @@ from . import layers as layers_mod
 from .effective import check_options, effective_field
 from .exceptions import InvalidRequest, TooLarge
 from .layers import Layer
+from .layers.forward import resample_matrix
 from .reach import wrapped
 
 MAX_RESAMPLE_MATRIX = 8_000_000  # entries of the n_in × n_out weight matrix read to measure m
@@ -128,9 +129,7 @@ def resample_axis(a: Axis, n_out: int, q: Fraction, c0: Fraction, resample: Call
     if a.n * n_out > MAX_RESAMPLE_MATRIX:
         raise TooLarge(f"{what} maps {a.n} units to {n_out}; measuring its receptive field reads a {a.n}×{n_out} "
                        f"weight matrix, more than this server's cap of {MAX_RESAMPLE_MATRIX:,} entries.", ["layers"])
-    with torch.no_grad():
-        eye = torch.eye(a.n, dtype=torch.float64).reshape(a.n, 1, 1, a.n)
-        weights = resample(eye).reshape(a.n, n_out).numpy() != 0  # [input unit, output unit]
+    weights = resample_matrix(a.n, resample, 2, 1).T.numpy() != 0  # [input unit, output unit]
     rows = np.arange(a.n)
     m = Fraction(0)
     for o in range(n_out):

@@ -8,6 +8,8 @@ from fastapi.responses import HTMLResponse
 
 from ..core.exceptions import InvalidRequest
 from ..core.images import DecodedImage
+from ..core.models import run as model_run
+from ..core.pipeline import Plan
 from ..core.pipeline_run import PipelineRun, run_pipeline
 from ..core.probe import probe
 from ..core.samples import SAMPLE_IDS, default_side, load_sample, offered_sides
@@ -16,6 +18,7 @@ from ..responses import JSONResponse
 from ..schemas_lab import PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
 from .deps import ERRORS, device_of, gate_of, require_json, settings_of
 from .images import samples_of, store_of
+from .models import store_of as model_store_of
 
 # No `from __future__ import annotations` here: FastAPI must see the model classes themselves.
 router = APIRouter(tags=["lab"])
@@ -43,14 +46,19 @@ def _image(request: Request, ref: Any, max_side: Any) -> Callable[[], DecodedIma
     return (lambda: held) if held is not None else functools.partial(load_sample, name, size=size)
 
 
-def _on_image(fn: Callable[..., Any], image: Callable[[], DecodedImage]) -> Callable[..., Any]:
-    """fn(pixels, ...) as a job that first makes the image (and its float pixels) in the job's thread."""
-    def job(*args: Any, **kwargs: Any) -> tuple[DecodedImage, Any]:
-        made = image()
-        return made, fn(made.pixels, *args, **kwargs)
-
-    job.__name__ = getattr(fn, "__name__", "job")
-    return job
+def _source(request: Request, body: Any, image: Callable[[], DecodedImage],
+            ) -> tuple[DecodedImage, tuple[Any, Any, Plan | None, dict[str, Any]]]:
+    """The image made in the job's thread, and (pixels, layers, plan, extra response fields): the photo and the
+    lab's layers, or a model and the tensor it receives (core/models/run.py). Runs in the compute gate: weights
+    may be made here."""
+    made = image()
+    if body.model is None:
+        return made, (made.pixels, body.layers, None, {})
+    if body.layers:
+        raise InvalidRequest("Give layers or model, not both: a model brings its own layers.", ["layers"])
+    plan, meta = model_run.load(body.model, model_store_of(request), settings_of(request).weights_dir)
+    pixels = model_run.model_input(made.pixels, plan.input_shape, meta["input"]["normalize"])
+    return made, (pixels, None, plan, {"model": meta})
 
 
 def _meta(image: DecodedImage) -> dict[str, Any]:
@@ -74,14 +82,20 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
         slot = contextlib.AsyncExitStack()
         await slot.enter_async_context(gate.slot())
         try:
-            image_made, run = await gate.call(_on_image(PipelineRun, image), body.layers, **args)
+            made, (pixels, layers, plan, extra) = await gate.call(_source, request, body, image)
+            run = await gate.call(PipelineRun, pixels, layers, plan=plan, **args)
         except BaseException:
             await slot.aclose()
             raise
-        return FrameStream(run, gate, slot, {"image": _meta(image_made), "device": str(device)})
+        return FrameStream(run, gate, slot, {"image": _meta(made), "device": str(device), **extra})
     if body.transport != "json":
         raise InvalidRequest(f"transport must be json or stream, not {str(body.transport)[:40]!r}.", ["transport"])
-    made, result = await gate.run(_on_image(run_pipeline, image), body.layers, **args)
+
+    def work() -> tuple[DecodedImage, dict[str, Any]]:
+        made, (pixels, layers, plan, extra) = _source(request, body, image)
+        return made, {**extra, **run_pipeline(pixels, layers, plan=plan, **args)}
+
+    made, result = await gate.run(work)
     # Base64 of quantised maps barely compresses, and gzip of a 50 MB body costs 20× the compute
     # (bench/image_pipeline.py); an explicit encoding makes the GZip middleware pass it through.
     return JSONResponse({"ok": True, "image": _meta(made), **result}, headers={"Content-Encoding": "identity"})
@@ -92,9 +106,13 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
              summary="One unit of a pipeline: its value, receptive field (theoretical and by autograd), hypercolumn")
 async def pipeline_probe(request: Request, body: Annotated[ProbeRequest, Body()]) -> JSONResponse:
     image = _image(request, body.image, body.image_max_side)
-    made, result = await gate_of(request).run(_on_image(probe, image), body.layers, body.unit,
-                                              device=device_of(request), max_side=body.max_side,
-                                              hypercolumn=body.hypercolumn)
+
+    def work() -> tuple[DecodedImage, dict[str, Any]]:
+        made, (pixels, layers, plan, extra) = _source(request, body, image)
+        return made, {**extra, **probe(pixels, layers, body.unit, device=device_of(request), max_side=body.max_side,
+                                       hypercolumn=body.hypercolumn, plan=plan)}
+
+    made, result = await gate_of(request).run(work)
     return JSONResponse({"ok": True, "image": _meta(made), **result})
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from ..exceptions import InvalidRequest
 from .build import (BUILDERS, MAX_LAYERS, _NAME_PREFIX, Layer, _at_layer, _check_magnitudes, _check_result,
@@ -108,9 +108,15 @@ def _merge(i: int, op: str, name: str, inputs: list[tuple[str, tuple[int, ...]]]
                  "no parameters")
 
 
-def walk(input_shape: Any, layers: Any) -> list[Layer]:
+Prepare = Callable[[int, dict[str, Any], tuple[int, ...], list[Layer]], dict[str, Any]]
+
+
+def walk(input_shape: Any, layers: Any, prepare: Prepare | None = None) -> list[Layer]:
     """Check every layer in order and return its shapes, params, MACs and formula; refuse the first
-    impossible layer with a sentence that starts "Layer i (op): " and names the constraint."""
+    impossible layer with a sentence that starts "Layer i (op): " and names the constraint.
+
+    prepare(i, raw, input shape, layers so far), when given, turns a caller's own form of a (non-merge)
+    layer into this table's form before it is checked (the lab's named kernels, `mode`, `from`)."""
     shape: tuple[int, ...] = check_input_shape(input_shape)
     if not isinstance(layers, list):
         raise InvalidRequest(f"layers must be a list of layer objects, got {type(layers).__name__}.", ["layers"])
@@ -124,6 +130,10 @@ def walk(input_shape: Any, layers: Any) -> list[Layer]:
     out: list[Layer] = []
     previous = INPUT
     for i, raw in enumerate(layers):
+        if prepare is not None and isinstance(raw, dict) and raw.get("op") in LAYER_KEYS \
+                and raw["op"] not in MERGE_OPS:
+            source = _resolve(i, raw["op"], "input", raw.get("input", previous), defined, names, layers)
+            raw = prepare(i, raw, shapes_of[source], out)
         op, args, name = _parse_layer(i, raw, counters)
         if name in defined:
             where = "the network's input" if name == INPUT else f"layer {defined[name] - 1}"

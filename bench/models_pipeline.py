@@ -1,0 +1,128 @@
+"""Networks and models through the lab's pipeline, against plain torch measured side by side (not a test).
+
+- A catalogue ResNet-18 (seeded random weights) on a 224² photo through POST /api/v1/pipeline, every
+  layer's maps at 64 px, the whole app in-process (median of several), ÷ torch's forward of the same
+  model with the same weights in this process, at the server's thread count, in its faster memory
+  format. Goal ≤ 1.5.
+- A burst of 60 distinct 512² pipelines (conv 3→16 with its own seed, relu, max pool 2, maps at 256 px)
+  sent at once to a real server on loopback, wall time until the last answer, ÷ plain torch doing the
+  same 60 back to back in this process at its best memory format. Goal ≤ 1.0.
+
+`python -m bench networks` prints both with the /shapes figures; `python -m bench.models_pipeline` alone.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import math
+import statistics
+import time
+
+import httpx
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from convscope.app import create_app
+from convscope.core.models import catalogue
+from convscope.core.models.run import random_weights
+from tests.networks import TorchNetwork
+
+from .common import Row, serve
+
+BURST = 60
+
+
+def _png(side: int, seed: int) -> bytes:
+    arr = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _torch_forward_ms(net: TorchNetwork, x: torch.Tensor, repeats: int) -> float:
+    best = math.inf
+    for layout in (torch.contiguous_format, torch.channels_last):
+        net.mods.to(memory_format=layout)  # (TorchNetwork names its own method _apply)
+        xx = x.contiguous(memory_format=layout)
+        with torch.no_grad():
+            net(xx)  # warm-up
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                net(xx)
+                times.append(time.perf_counter() - t)
+        best = min(best, statistics.median(times))
+    return best * 1e3
+
+
+def resnet18(quick: bool = False) -> Row:
+    repeats = 3 if quick else 7
+    with TestClient(create_app()) as client:  # create_app sets torch's threads to the server's
+        image_id = client.post("/api/v1/images", files={"file": ("p.png", _png(224, 1), "image/png")}).json()["id"]
+        body = {"image": {"id": image_id}, "model": {"id": "resnet18"}, "max_side": 64}
+        assert client.post("/api/v1/pipeline", json=body).status_code == 200  # weights made and cached
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            r = client.post("/api/v1/pipeline", json=body)
+            times.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+        served = statistics.median(times) * 1e3
+        network = catalogue.network("resnet18")
+        net = TorchNetwork(network, random_weights(network, 0))
+        plain = _torch_forward_ms(net, torch.randn(1, 3, 224, 224), repeats)
+    return Row("networks", "catalogue ResNet-18, 224² photo → /pipeline, every layer's maps at 64 px",
+               f"{served:.0f} ms (torch forward {plain:.0f} ms)", f"{served / plain:.2f}× torch (goal ≤ 1.5)")
+
+
+def _burst_torch_s(images: list[np.ndarray]) -> float:
+    best = math.inf
+    for layout in (torch.contiguous_format, torch.channels_last):
+        t = time.perf_counter()
+        for seed, pixels in enumerate(images):
+            w = torch.as_tensor(np.random.default_rng(seed).standard_normal((16, 3, 3, 3), dtype=np.float32) / 27 ** .5)
+            x = torch.as_tensor(pixels)[None].contiguous(memory_format=layout)
+            with torch.no_grad():
+                y = F.max_pool2d(F.relu(F.conv2d(x, w, padding=1)), 2)
+            assert y.shape[-1] == 256
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+async def _send_all(url: str, ids: list[str]) -> float:
+    async with httpx.AsyncClient(base_url=url, timeout=300) as client:
+        bodies = [{"image": {"id": image_id}, "max_side": 256, "layers": [
+            {"op": "conv2d", "kernel": "random", "seed": seed, "out_channels": 16, "padding": 1}, {"op": "relu"},
+            {"op": "max_pool2d", "kernel_size": 2}]} for seed, image_id in enumerate(ids)]
+        t = time.perf_counter()
+        replies = await asyncio.gather(*(client.post("/api/v1/pipeline", json=b) for b in bodies))
+        wall = time.perf_counter() - t
+    assert all(r.status_code == 200 for r in replies), [r.text[:200] for r in replies if r.status_code != 200][:1]
+    return wall
+
+
+def burst(quick: bool = False) -> Row:
+    pngs = [_png(512, 100 + i) for i in range(BURST)]
+    images = [np.asarray(Image.open(io.BytesIO(p)), dtype=np.float32).transpose(2, 0, 1) / 255 for p in pngs]
+    with serve(env={"CONVSCOPE_QUEUE_TIMEOUT_S": "300"}) as url:  # a burst queues; none may be refused
+        ids = [httpx.post(url + "/api/v1/images", files={"file": ("b.png", p, "image/png")}, timeout=60).json()["id"]
+               for p in pngs]
+        asyncio.run(_send_all(url, ids[:4]))  # warm-up
+        walls = [asyncio.run(_send_all(url, ids)) for _ in range(1 if quick else 3)]
+    wall = min(walls)
+    plain = _burst_torch_s(images)
+    return Row("networks", f"a burst of {BURST} distinct 512² pipelines at once (conv 3→16, relu, max pool, maps at "
+                           "256 px)", f"{wall:.2f} s (torch back to back {plain:.2f} s)",
+               f"{wall / plain:.2f}× torch (goal ≤ 1.0)")
+
+
+def run(quick: bool = False) -> list[Row]:
+    return [resnet18(quick), burst(quick)]
+
+
+if __name__ == "__main__":
+    print(resnet18())
+    print(burst())
