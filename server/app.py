@@ -42,7 +42,8 @@ class _App(FastAPI):
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start-up: the worker threads, then every built-in image at every work size, made in them.
+    """Start-up: the worker threads, then every built-in image at every work size, made in them while the
+    server already answers (a request for a sample not made yet makes its own, off the loop too).
     Shutdown: the threads stop once their running jobs finish (the compute pool first: its jobs use the PNG
     threads)."""
     gate: ComputeGate = app.state.gate
@@ -51,12 +52,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         cache: SampleCache = app.state.samples
         async with anyio.create_task_group() as tg:
-            for size in cache.sizes:
-                tg.start_soon(gate.offload, cache.fill_size, size)
-        yield
+            tg.start_soon(_fill, gate, cache)
+            yield
+            tg.cancel_scope.cancel()
     finally:
         gate.close()
         PNG_THREADS.close()
+
+
+async def _fill(gate: ComputeGate, cache: SampleCache) -> None:
+    async with anyio.create_task_group() as tg:
+        for size in cache.sizes:
+            tg.start_soon(gate.offload, cache.fill_size, size)
+    cache.filled.set()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

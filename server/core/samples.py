@@ -7,6 +7,7 @@ from the package directory after checking their hash).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -203,6 +204,7 @@ class SampleCache:
         self._images: dict[tuple[str, int], DecodedImage] = {}
         self._listings: dict[int, list[dict[str, Any]]] = {}
         self._pngs: dict[str, bytes] = {}
+        self.filled = threading.Event()  # set once every size is held
 
     def size_for(self, side: int | None) -> int:
         """The size of a sample when the lab works at `side` (None: the default)."""
@@ -215,6 +217,10 @@ class SampleCache:
         for name in SAMPLE_IDS:
             self._images[name, size] = load_sample(name, size=size)
         self._listings[size] = [_entry(s, self._images[s.id, size]) for s in _SAMPLES.values()]
+
+    def wait(self, timeout: float) -> bool:
+        """Block until start-up has made every size (True), or timeout seconds (False)."""
+        return self.filled.wait(timeout)
 
     def held(self) -> set[tuple[str, int]]:
         return set(self._images)

@@ -7,6 +7,7 @@ from fastapi import Request
 
 from ..compute import ComputeGate
 from ..core.exceptions import Unsupported
+from ..responses import JSONResponse
 from ..schemas import ErrorResponse
 from ..settings import Settings
 
@@ -44,3 +45,8 @@ def require_json(request: Request) -> None:
     if kind and kind != "application/json" and not kind.endswith("+json"):
         raise Unsupported(f"This endpoint reads JSON; the body was sent as {kind!r}. "
                           "Send it with Content-Type: application/json.", ["content-type"])
+
+
+async def rendered(request: Request, body: dict[str, Any], **kwargs: Any) -> JSONResponse:
+    """A computed result as a JSON response, serialised in a worker thread (a big one takes a while)."""
+    return await gate_of(request).offload(JSONResponse, body, **kwargs)

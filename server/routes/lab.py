@@ -16,7 +16,7 @@ from ..core.samples import SAMPLE_IDS, default_side, load_sample, offered_sides
 from ..frames import MEDIA_TYPE, FrameStream
 from ..responses import JSONResponse
 from ..schemas_lab import PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
-from .deps import ERRORS, device_of, gate_of, require_json, settings_of
+from .deps import ERRORS, device_of, gate_of, rendered, require_json, settings_of
 from .images import samples_of, store_of
 from .models import store_of as model_store_of
 
@@ -98,7 +98,8 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
     made, result = await gate.run(work)
     # Base64 of quantised maps barely compresses, and gzip of a 50 MB body costs 20× the compute
     # (bench/image_pipeline.py); an explicit encoding makes the GZip middleware pass it through.
-    return JSONResponse({"ok": True, "image": _meta(made), **result}, headers={"Content-Encoding": "identity"})
+    return await rendered(request, {"ok": True, "image": _meta(made), **result},
+                          headers={"Content-Encoding": "identity"})
 
 
 @router.post("/api/v1/pipeline/probe", responses=ERRORS, response_model=ProbeResponse,
@@ -113,7 +114,7 @@ async def pipeline_probe(request: Request, body: Annotated[ProbeRequest, Body()]
                                        hypercolumn=body.hypercolumn, plan=plan)}
 
     made, result = await gate_of(request).run(work)
-    return JSONResponse({"ok": True, "image": _meta(made), **result})
+    return await rendered(request, {"ok": True, "image": _meta(made), **result})
 
 
 @router.get("/lab", response_class=HTMLResponse, include_in_schema=False)

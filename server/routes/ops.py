@@ -8,7 +8,7 @@ from ..core.ops import OPS, run_op
 from ..examples import for_op
 from ..responses import JSONResponse
 from ..schemas import OP_REQUESTS, OpResponse
-from .deps import ERRORS, device_of, gate_of, require_json, settings_of
+from .deps import ERRORS, device_of, gate_of, rendered, require_json, settings_of
 
 router = APIRouter(prefix="/api/v1/ops", tags=["ops"], dependencies=[Depends(require_json)])
 
@@ -23,7 +23,7 @@ def _handler(op: str, model: type) -> Callable[..., Any]:
         payload = body.model_dump(exclude_unset=True)
         result = await gate_of(request).run(run_op, op, payload, limits=settings.limits,
                                             device=device_of(request))
-        return JSONResponse({"ok": True, **result})
+        return await rendered(request, {"ok": True, **result})
 
     handle.__name__ = f"op_{op}"
     return handle

@@ -8,7 +8,7 @@ from ..core.transpose_view import transpose_view
 from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas import IntOrList, StrictInt, Tensor
-from .deps import ERRORS, device_of, gate_of, require_json, settings_of
+from .deps import ERRORS, device_of, gate_of, rendered, require_json, settings_of
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"], dependencies=[Depends(require_json)])
 
@@ -54,4 +54,4 @@ async def transpose(body: Annotated[TransposeViewRequest, Body(openapi_examples=
     payload: dict[str, Any] = body.model_dump(exclude_unset=True)
     result = await gate_of(request).run(transpose_view, payload, limits=settings_of(request).limits,
                                         device=device_of(request))
-    return JSONResponse({"ok": True, **result})
+    return await rendered(request, {"ok": True, **result})

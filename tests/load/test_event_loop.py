@@ -19,6 +19,7 @@ from convscope.app import create_app
 from convscope.core import samples
 from convscope.core.encoding import PNG_THREADS
 from convscope.core.samples import SAMPLE_IDS, WORK_SIDES, default_side, offered_sides
+from convscope.routes import deps
 from convscope.routes import images as images_route
 from convscope.routes import lab as lab_route
 from convscope.settings import Settings
@@ -97,13 +98,15 @@ def _thread_of(calls: list[str], fn: Any) -> Any:
     return spy
 
 
-def test_resizing_an_upload_and_its_png_run_in_the_worker_threads(client: TestClient,
+def test_resizing_an_upload_its_png_and_the_json_run_in_the_worker_threads(client: TestClient,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     store = client.app.state.images
     resized: list[str] = []
     pngs: list[str] = []
     monkeypatch.setattr(store, "get_sized", _thread_of(resized, store.get_sized))
     monkeypatch.setattr(images_route, "png_of", _thread_of(pngs, images_route.png_of))
+    bodies: list[str] = []
+    monkeypatch.setattr(deps, "JSONResponse", _thread_of(bodies, deps.JSONResponse))
     image_id = client.post("/api/v1/images", files={"file": ("a.png", _png(), "image/png")}).json()["id"]
     r = client.post("/api/v1/pipeline", json={"image": {"id": image_id}, "image_max_side": 64, "layers": LAYERS})
     assert r.status_code == 200 and r.json()["image"]["width"] == 64
@@ -113,11 +116,13 @@ def test_resizing_an_upload_and_its_png_run_in_the_worker_threads(client: TestCl
     assert client.get(f"/api/v1/images/{image_id}/png").headers["content-type"] == "image/png"
     assert len(resized) == 2 and all(name.startswith("convscope-compute") for name in resized), resized
     assert pngs and all(name.startswith("convscope-side") for name in pngs), pngs
+    assert len(bodies) == 2 and all(name.startswith("convscope-side") for name in bodies), bodies  # serialised
 
 
 def test_the_pools_are_made_at_start_up_and_shut_down_after_it(app: Any) -> None:
     gate = app.state.gate
     assert gate.pool.executor is None and gate.side.executor is None  # none before start-up
+    shared = PNG_THREADS.executor is not None  # another app of this process runs (the PNG threads are shared)
     with TestClient(app, raise_server_exceptions=False) as c:
         pools = [gate.pool.executor, gate.side.executor, PNG_THREADS.executor]
         assert all(p is not None for p in pools)
@@ -126,11 +131,11 @@ def test_the_pools_are_made_at_start_up_and_shut_down_after_it(app: Any) -> None
                                              "encoding": "png", "layers": [{"op": "relu"}]})
         assert r.status_code == 200 and c.get("/api/v1/samples/astronaut/png").status_code == 200
         threads = [t for p in pools for t in p._threads]
-        assert threads and all(t.is_alive() for t in threads)
+        assert all(p._threads for p in pools) and all(t.is_alive() for t in threads)
     assert gate.pool.executor is None and gate.side.executor is None
-    assert all(p._shutdown for p in pools) and not any(t.is_alive() for t in threads)
-    if PNG_THREADS.executor is not None:  # another app of this process still runs: it keeps its own pool
-        assert PNG_THREADS.executor is not pools[2]
+    ours = pools if not shared else pools[:2]
+    assert all(p._shutdown for p in ours) and not any(t.is_alive() for p in ours for t in p._threads)
+    assert (PNG_THREADS.executor is pools[2]) if shared else PNG_THREADS.executor is None
 
 
 def _expected(image_max_side: int) -> set[tuple[str, int]]:
@@ -143,6 +148,7 @@ def test_the_sample_cache_holds_every_sample_at_every_work_size_after_start_up(i
     app = create_app(Settings(device="cpu", image_max_side=image_max_side))
     assert app.state.samples.held() == set()
     with TestClient(app) as c:
+        assert app.state.samples.wait(120), "start-up never finished making the samples"
         assert app.state.samples.held() == _expected(image_max_side)
         page = c.get("/lab").text
         menu = re.search(r'<select id="lab-side">(.*?)</select>', page, re.S).group(1)  # type: ignore[union-attr]
@@ -157,6 +163,7 @@ def test_every_work_size_of_every_sample_is_served_from_the_cache(client: TestCl
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"a sample was made on request: {args} {kwargs}")
 
+    assert client.app.state.samples.wait(120), "start-up never finished making the samples"
     monkeypatch.setattr(lab_route, "load_sample", refuse)
     monkeypatch.setattr(images_route, "load_sample", refuse)
     monkeypatch.setattr(images_route, "list_samples", refuse)
