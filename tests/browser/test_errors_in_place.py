@@ -29,7 +29,7 @@ def test_error_greys_the_drawing_in_place(page, live_server, path, name, value, 
     assert stage.bounding_box()["y"] == before["y"]  # the layout did not move
     assert page.locator("#player").bounding_box()["y"] == player["y"]
     assert page.locator("#stage canvas").count() >= 2  # the old drawing is still there, greyed
-    assert page.evaluate("getComputedStyle(document.querySelector('#stage > :not(#view-error)')).opacity") < "1"
+    assert float(page.evaluate("getComputedStyle(document.querySelector('#stage > :not(#view-error)')).opacity")) < 1
     page.keyboard.press("Control+a")
     page.fill(f"#controls [name={name}]", "1")
     page.wait_for_selector("#stage:not(.stale)")
