@@ -95,8 +95,21 @@ def _maps(result: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in result.items()}
 
 
-def measure(sample: str = "camera", size: int = 64, dy: int = 3, dx: int = 5, stride: int = 2) -> dict[str, Any]:
-    if sample not in SAMPLE_IDS:
+def square(pixels: np.ndarray, size: int) -> np.ndarray:
+    """An uploaded C×H×W image as the size×size input: the centred square crop, resized with antialiasing."""
+    c, h, w = pixels.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = torch.as_tensor(np.array(pixels[:, top:top + side, left:left + side], dtype=np.float32))[None]
+    if side != size:
+        crop = F.interpolate(crop, size=(size, size), mode="bilinear", antialias=side > size, align_corners=False)
+    return crop[0].numpy()
+
+
+def measure(sample: str = "camera", size: int = 64, dy: int = 3, dx: int = 5, stride: int = 2,
+            pixels: np.ndarray | None = None) -> dict[str, Any]:
+    """The measures on a built-in sample, or on `pixels` (an uploaded image, C×H×W in [0, 1]) when given."""
+    if pixels is None and sample not in SAMPLE_IDS:
         raise InvalidRequest(f"There is no sample {sample!r}; the samples are: {', '.join(SAMPLE_IDS)}.", ["sample"])
     if not 16 <= size <= 256:
         raise InvalidRequest(f"size must be from 16 to 256, got {size}.", ["size"])
@@ -104,7 +117,7 @@ def measure(sample: str = "camera", size: int = 64, dy: int = 3, dx: int = 5, st
         raise InvalidRequest(f"|dy| and |dx| must be at most size/4 = {size // 4}, got ({dy}, {dx}).", ["dy"])
     if not 1 <= stride <= 4:
         raise InvalidRequest(f"stride must be from 1 to 4, got {stride}.", ["stride"])
-    img = load_sample(sample, size=size).pixels
+    img = load_sample(sample, size=size).pixels if pixels is None else square(pixels, size)
     x = torch.as_tensor(np.asarray(img, dtype=np.float64)).mean(0)[None, None]
     w = KERNEL[None, None]
     conv = conv_shift_error(x, w, dy, dx)

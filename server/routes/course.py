@@ -6,10 +6,12 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.erf_depth import compare_stacks, erf_depth
+from ..core.exceptions import InvalidRequest
 from ..core.equivariance import measure
 from ..core.fcn import fully_convolutional
 from ..responses import JSONResponse
 from .deps import ERRORS, gate_of, require_json
+from .images import store_of as image_store_of
 
 router = APIRouter(prefix="/api/v1/effective-field", tags=["effective field"], dependencies=[Depends(require_json)])
 
@@ -107,6 +109,9 @@ async def fcn(body: Annotated[FcnRequest, Body()], request: Request) -> JSONResp
 class EquivarianceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sample: str = "camera"
+    image: dict[str, str] | None = Field(None, description='An uploaded image, {"id": "<sha256>"} from POST '
+                                         '/api/v1/images, instead of the sample: its centred square, resized '
+                                         'to size × size.')
     size: Annotated[int, Field(strict=True)] = 64
     dy: Annotated[int, Field(strict=True)] = 3
     dx: Annotated[int, Field(strict=True)] = 5
@@ -138,5 +143,13 @@ class EquivarianceResponse(BaseModel):
                  description="conv(shift(x)) against shift(conv(x)) in the interior and at the borders; stride; "
                              "max pooling's partial invariance; rotation and scaling (not equivariant).")
 async def equivariance(body: Annotated[EquivarianceRequest, Body()], request: Request) -> JSONResponse:
-    result = await gate_of(request).run(measure, body.sample, body.size, body.dy, body.dx, body.stride)
+    pixels = None
+    if body.image is not None:
+        if set(body.image) != {"id"}:
+            raise InvalidRequest('image must be {"id": "<sha256 of an upload>"}.', ["image"])
+        stored = image_store_of(request).get(body.image["id"])  # an evicted id: the 404 that says upload again
+        pixels = stored.image.pixels
+    result = await gate_of(request).run(measure, body.sample, body.size, body.dy, body.dx, body.stride, pixels)
+    if pixels is not None:
+        result["sample"] = "upload"
     return JSONResponse({"ok": True, **result})

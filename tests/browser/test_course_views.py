@@ -188,3 +188,23 @@ def test_equivariance_steps_through_shifts_and_its_pytorch_code_matches(page, li
     assert printed[0] == 0.0 and printed[1] > 0.0
     page.screenshot(path=str(artifacts / f"view-equivariance-{dy}-{dx}-{stride}.png"), full_page=True)
     assert page.problems == [] and page.outside == []
+
+
+def test_equivariance_measures_an_uploaded_photo_and_keeps_it_in_the_link(page, live_server, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "mine.png"
+    Image.fromarray(np.random.default_rng(8).integers(0, 256, (80, 120, 3), dtype=np.uint8)).save(photo)
+    open_view(page, f"{live_server}/equivariance?dy=1&dx=2&stride=2")
+    page.set_input_files("#eq-file", str(photo))
+    page.wait_for_function("() => new URLSearchParams(location.search).get('sample')?.startsWith('upload:')")
+    page.wait_for_selector("body[data-ready='true'][data-error='']")
+    page.wait_for_function("() => document.getElementById('pytorch-code').textContent.includes('your image')")
+    assert page.locator("#eq-table tbody tr").first.locator("td").nth(1).inner_text() == "0 (exact)"
+    link = page.url
+    again = page.context.new_page()
+    again.goto(link)
+    again.wait_for_selector("body[data-ready='true']")
+    assert again.input_value("select[name=sample]") == page.input_value("select[name=sample]")
+    assert "your image" in again.text_content("#pytorch-code")
+    assert page.problems == []

@@ -1,6 +1,6 @@
 // /equivariance: the server shifts, convolves, pools, rotates, scales and measures, with a difference map for
 // each; this module steps through the shifts from (0, 0) to (dy, dx) (one frame per shift) and draws the maps.
-import { post } from "../api.js";
+import { ApiError, post, retryAfter } from "../api.js";
 import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
 import { formatNumber as f } from "../plot.js";
@@ -12,9 +12,39 @@ const S = { grids: {} };
 const SIZE = 64;
 const shown = (v) => (v === null ? "no interior (the map is too small)" : v === 0 ? "0 (exact)" : f(v));
 
+const UPLOAD = "upload:"; // the sample select's value for an uploaded image: upload:<sha256>, kept in the link
+
+/** Make (or find) the select's option for an uploaded image id, so a link to it restores it. */
+function uploadOption(id, name = "your image") {
+  const select = document.querySelector("select[name=sample]");
+  let option = [...select.options].find((o) => o.value === UPLOAD + id);
+  if (!option) { option = new Option(name, UPLOAD + id); select.append(option); }
+  return option;
+}
+
+async function uploadFile(file) {
+  const note = $("eq-file-note");
+  note.textContent = "Uploading…";
+  const form = new FormData();
+  form.append("file", file, file.name || "image.png");
+  const response = await fetch("/api/v1/images", { method: "POST", body: form });
+  let data;
+  try { data = await response.json(); } catch { data = { error: `The server answered ${response.status}.` }; }
+  if (!response.ok || data.ok === false) {
+    note.textContent = new ApiError({ status: response.status, ...data }, retryAfter(response)).message;
+    return;
+  }
+  note.textContent = "";
+  const select = document.querySelector("select[name=sample]");
+  select.value = uploadOption(data.id, `your image: ${file.name || "upload"}`).value;
+  select.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
 async function load(p) {
   checkInts(p, { dy: [-16, 16], dx: [-16, 16], stride: [1, 4] });
-  const body = { sample: p.sample, size: SIZE, dy: Number(p.dy), dx: Number(p.dx), stride: Number(p.stride) };
+  const mine = p.sample.startsWith(UPLOAD);
+  const body = { ...(mine ? { image: { id: p.sample.slice(UPLOAD.length) } } : { sample: p.sample }), size: SIZE,
+    dy: Number(p.dy), dx: Number(p.dx), stride: Number(p.stride) };
   S.res = await post("/equivariance", body);
   S.body = body;
   const r = S.res;
@@ -103,7 +133,7 @@ function pytorch(b, r) {
     "    return out", "",
     "w = torch.tensor([[[[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]]]], dtype=torch.float64)  # Sobel",
     "conv = lambda x, s=1: F.conv2d(x, w, padding=1, stride=s)",
-    `x = ${tensorLiteral(r.image)}[None, None]  # the sample "${b.sample}", grey, ${h}×${h}`, "",
+    `x = ${tensorLiteral(r.image)}[None, None]  # ${b.image ? "your image" : `the sample "${b.sample}"`}, grey, ${h}×${h}`, "",
     `d = (conv(shift(x, ${b.dy}, ${b.dx})) - shift(conv(x), ${b.dy}, ${b.dx})).abs()[0, 0]`,
     `print(float(d[1 + ${Math.abs(b.dy)}:${h - 1} - ${Math.abs(b.dy)}, 1 + ${Math.abs(b.dx)}:${h - 1} - ${Math.abs(b.dx)}].max()))  # 0: equivariant in the interior`,
     "print(float(d.max()))  # not 0: the border band", "",
@@ -122,6 +152,10 @@ function pytorch(b, r) {
     "print(float((conv(half(x)) - half(conv(x))).abs()[0, 0, 1:-1, 1:-1].max()))  # scaling: not equivariant",
   ].join("\n");
 }
+
+const linked = new URLSearchParams(window.location.search).get("sample") || "";
+if (linked.startsWith(UPLOAD)) uploadOption(linked.slice(UPLOAD.length)); // the server says 404 if it let it go
+$("eq-file").addEventListener("change", (e) => { if (e.target.files[0]) uploadFile(e.target.files[0]); });
 
 S.view = setupView({
   name: "equivariance",
