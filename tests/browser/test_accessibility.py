@@ -77,6 +77,16 @@ def test_the_frame_counter_is_silent_while_playing_and_polite_when_paused(page, 
     assert counter.get_attribute("aria-live") == "polite"
 
 
+def view_until(page: Any, ok: Any) -> str:
+    """The maps' shared view once ok(view) holds (polled: the page's CSP forbids string-evaluated waits)."""
+    for _ in range(300):
+        view = page.get_attribute("#lab-maps", "data-view") or ""
+        if ok(view):
+            return view
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the maps' view stayed at {view!r}")
+
+
 def test_the_lab_maps_zoom_pan_and_probe_from_the_keyboard(page, live_server):
     page.goto(f"{live_server}/lab?sample=chelsea&side=64")
     page.wait_for_selector("body[data-ran='true']", timeout=60_000)
@@ -85,16 +95,16 @@ def test_the_lab_maps_zoom_pan_and_probe_from_the_keyboard(page, live_server):
     canvas = page.locator(".lab-layer[data-entry='1'] canvas").first
     assert canvas.get_attribute("aria-describedby") == "lab-map-keys"
     assert "zoom" in page.text_content("#lab-map-keys")
+    canvas.wait_for(timeout=30_000)
     canvas.focus()
     page.keyboard.press("+")
-    page.wait_for_function(f"document.getElementById('lab-maps').dataset.view !== '{whole}'")
-    zoomed = maps.get_attribute("data-view")
+    zoomed = view_until(page, lambda v: v != whole)
     assert float(zoomed.split(",")[2]) < float(whole.split(",")[2])
     page.keyboard.press("Control+ArrowRight")
-    page.wait_for_function(f"document.getElementById('lab-maps').dataset.view !== '{zoomed}'")
-    assert float(maps.get_attribute("data-view").split(",")[0]) > float(zoomed.split(",")[0])
+    panned = view_until(page, lambda v: v != zoomed)
+    assert float(panned.split(",")[0]) > float(zoomed.split(",")[0])
     page.keyboard.press("0")
-    page.wait_for_function(f"document.getElementById('lab-maps').dataset.view === '{whole}'")
+    view_until(page, lambda v: v == whole)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
     page.wait_for_selector("#lab-probe:not([hidden])", timeout=30_000)
