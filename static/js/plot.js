@@ -49,9 +49,11 @@ export function heatmap(element, grid, { title = "", showValues = true, zmin, zm
     hovertemplate: "row %{y}, col %{x}<br>%{text}<extra></extra>",
     xgap: gap, ygap: gap,
   };
+  const big = document.body.classList.contains("presenter"); // every text ≥ 16 px on the projector
   const layout = {
-    title: title ? { text: title, font: { size: 14 } } : undefined,
-    margin: { l: 30, r: 10, t: title ? 30 : 10, b: 30 },
+    title: title ? { text: title, font: { size: big ? 18 : 14 } } : undefined,
+    font: { size: big ? 16 : 12 },
+    margin: big ? { l: 44, r: 10, t: title ? 36 : 26, b: 30 } : { l: 30, r: 10, t: title ? 30 : 10, b: 30 },
     yaxis: { autorange: "reversed", scaleanchor: "x", dtick, constrain: "domain" },
     xaxis: { dtick, constrain: "domain", side: "top" },
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",

@@ -52,6 +52,7 @@ export function setupView(spec) {
     } finally {
       if (mine === generation) {
         form.removeAttribute("aria-busy");
+        settle();
         url.save(roots);
         firstLoad = false;
         if (!document.body.dataset.ready) {
@@ -64,7 +65,10 @@ export function setupView(spec) {
 
   // an edit redraws; a change event that only repeats the last input (a text box losing focus) does not
   let drawnFor = null;
-  const changed = debounce(() => { if (JSON.stringify(params()) !== drawnFor) refresh(); }, 180);
+  // data-pending: an edit is waiting for its drawing (tools and tests wait for it to go)
+  const settle = () => { if (JSON.stringify(params()) === drawnFor) delete form.dataset.pending; };
+  const debounced = debounce(() => { if (JSON.stringify(params()) !== drawnFor) refresh(); else settle(); }, 180);
+  const changed = () => { form.dataset.pending = "true"; debounced(); };
   form.addEventListener("input", changed);
   form.addEventListener("change", changed);
   form.addEventListener("submit", (e) => { e.preventDefault(); refresh(); });

@@ -31,7 +31,7 @@ def type_numbers(page, x: str, w: str | None) -> None:
         page.fill("textarea[name=values_w]", w)
     want = {"values_x": [x]} | ({"values_w": [w]} if w is not None else {})
     page.wait_for_url(lambda u: all(parse_qs(urlparse(u).query).get(k) == v for k, v in want.items()))
-    page.wait_for_selector("#controls:not([aria-busy])")
+    page.wait_for_selector("#controls:not([aria-busy]):not([data-pending])")
 
 
 def reopened(page, link):

@@ -129,9 +129,11 @@ async function run({ live = false } = {}) {
     if (err.name === "AbortError") status(`Cancelled after ${received} of ${layers.length + 1} map stacks; the server stopped too.`);
     else { status(""); showError(err.message); }
   } finally {
-    if (state.controller === controller) state.controller = null;
-    progress.hidden = true;
-    $("lab-cancel").hidden = true;
+    if (state.controller === controller) {  // a superseded run leaves the progress bar to the newer one
+      state.controller = null;
+      progress.hidden = true;
+      $("lab-cancel").hidden = true;
+    }
   }
 }
 
