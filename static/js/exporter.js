@@ -3,7 +3,8 @@
 import { paintBoxes, paintSvgs, paintText } from "./export_dom.js";
 import { plotImage } from "./plot.js";
 
-function download(blob, filename) {
+/** Save a Blob as a file from the page. */
+export function download(blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;

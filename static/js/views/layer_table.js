@@ -3,6 +3,7 @@
 // module path (layer1.0.conv1) are grouped by stage (layer1) and block (layer1.0); a block folds to one row,
 // and a deep network starts with its blocks folded. The CSV holds the same numbers as the server sent them.
 import { formatNumber as f } from "../plot.js";
+import { download } from "../exporter.js";
 
 const FOLD_ABOVE = 40; // layers: a network this long starts with its blocks folded
 const AXES = ["n", "j", "r", "start"];
@@ -170,12 +171,5 @@ function groupsOf(rows) {
 
 /** Save text as a file, from the page (no server round trip: the numbers are already the server's). */
 export function downloadText(text, filename, type = "text/csv") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  download(new Blob([text], { type }), filename);
 }
