@@ -143,13 +143,14 @@ class EquivarianceResponse(BaseModel):
                  description="conv(shift(x)) against shift(conv(x)) in the interior and at the borders; stride; "
                              "max pooling's partial invariance; rotation and scaling (not equivariant).")
 async def equivariance(body: Annotated[EquivarianceRequest, Body()], request: Request) -> JSONResponse:
-    pixels = None
+    upload = None
     if body.image is not None:
         if set(body.image) != {"id"}:
             raise InvalidRequest('image must be {"id": "<sha256 of an upload>"}.', ["image"])
-        stored = image_store_of(request).get(body.image["id"])  # an evicted id: the 404 that says upload again
-        pixels = stored.image.pixels
-    result = await gate_of(request).run(measure, body.sample, body.size, body.dy, body.dx, body.stride, pixels)
-    if pixels is not None:
+        upload = image_store_of(request).get(body.image["id"]).image  # an evicted id: the 404 that says upload again
+    result = await gate_of(request).run(  # .pixels (uint8 → float32) is made in the job, off the event loop
+        lambda: measure(body.sample, body.size, body.dy, body.dx, body.stride,
+                        None if upload is None else upload.pixels))
+    if upload is not None:
         result["sample"] = "upload"
     return JSONResponse({"ok": True, **result})
