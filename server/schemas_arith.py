@@ -148,6 +148,9 @@ class LayerKind(BaseModel):
     meaning: str = Field(description="One line: what the layer computes.")
     merge: bool = Field(description="add / concat: reads `inputs` (two or more names) instead of `input`.")
     params: list[LayerParam] = Field(description="Its own parameters, then name and input (or inputs).")
+    lab: list[LayerParam] = Field([], description="The image lab's own parameters, and the lab's defaults where they "
+                                                  "differ (same name: replaces the entry in params there).")
+    lab_new: dict[str, Any] = Field({}, description="The layer the lab's editor adds for this kind.")
 
 
 class LayerKindsResponse(BaseModel):

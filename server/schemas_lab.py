@@ -183,3 +183,13 @@ FILE_UPLOAD: dict[str, Any] = {"requestBody": {"required": True, "content": {"mu
 PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"description": "The image as an 8-bit PNG.", "content": {"image/png": {"schema": {"type": "string",
                                                                                           "format": "binary"}}}}}
+
+
+class LabPreset(BaseModel):
+    title: str
+    layers: list[dict[str, Any]] = Field(description="The body's layers, as POST /api/v1/pipeline takes them.")
+
+
+class LabPresetList(BaseModel):
+    ok: Literal[True]
+    presets: list[LabPreset]

@@ -19,7 +19,8 @@ Lab convolutions have no bias. batch_norm2d normalises by the image's own statis
 default true) or by running_mean / running_var. max_unpool2d "from" names (by index or name) the
 max_pool2d whose indices it uses; without it (and without kernel_size) the latest max_pool2d not yet
 unpooled.
-max_pool2d and avg_pool2d default to kernel_size 2.
+max_pool2d and avg_pool2d default to kernel_size 2. A linear layer gets seeded random weights (no bias).
+Every lab parameter and lab default is in lab_table.py (published on GET /api/v1/layers).
 
 A model (models/run.py) is planned into the same Plan, with its own weights.
 """
@@ -34,15 +35,10 @@ import numpy as np
 
 from convscope.core.exceptions import ConvscopeError, InvalidRequest, TooLarge
 from convscope.core.kernels import flip, get_kernel, groups_for, make_weight, validate_kernel
+from convscope.core.lab_table import (BANK_KERNEL, DEFAULT_KERNEL, LAB_PARAMS, RANDOM_SIDE, SEED_MAX, lab_default,
+                                      lab_meaning, lab_range)
 from convscope.core.layers import LAYER_KEYS, Layer, is_int, walk
 
-#: the lab's own parameters, on top of the registry's (GET /api/v1/layers)
-LAB_PARAMS: dict[str, frozenset[str]] = {
-    "conv2d": frozenset({"kernel", "seed", "mode", "true_convolution"}),
-    "conv_transpose2d": frozenset({"kernel", "seed", "mode", "true_convolution"}),
-    "batch_norm2d": frozenset({"training", "running_mean", "running_var"}),
-    "max_unpool2d": frozenset({"from"}),
-}
 MAX_ELEMENTS = 32 * 1024 * 1024  # per layer output (C·H·W float32 values: 128 MiB)
 MAX_TOTAL_ELEMENTS = 96 * 1024 * 1024  # all layers together: bounds the work of one request
 MAX_MAPS = 128 * 1024  # channels over all layers, each one map in the response (ResNet-50: 93,058)
@@ -84,14 +80,24 @@ def _flag(layer: dict[str, Any], name: str, default: bool) -> bool:
     return v
 
 
+def _seed(layer: dict[str, Any], op: str) -> int:
+    return _int(layer, "seed", lab_default(op, "seed"), 0, SEED_MAX)
+
+
+def _no_bias(layer: dict[str, Any], op: str) -> None:
+    if layer.get("bias", False) is not False:
+        raise InvalidRequest(f"bias must be false here, not {layer['bias']!r}: {lab_meaning(op, 'bias')}.",
+                             ["bias"])
+
+
 def _kernel_2d(layer: dict[str, Any], kind: str) -> np.ndarray:
     k = layer.get("kernel", kind)
     if isinstance(k, str):
         if k == "random":
-            size = layer.get("kernel_size", 3)
+            size = layer.get("kernel_size", RANDOM_SIDE)
             side = size[0] if isinstance(size, list) and size else size
-            return get_kernel("random", {"seed": _int(layer, "seed", 0, 0, 2**32 - 1),
-                                         "size": side if is_int(side) else 3}, loc=["kernel"]).weights
+            return get_kernel("random", {"seed": _seed(layer, "conv2d"),
+                                         "size": side if is_int(side) else RANDOM_SIDE}, loc=["kernel"]).weights
         return get_kernel(k, loc=["kernel"]).weights
     if isinstance(k, dict) and "custom" in k:
         return validate_kernel(k["custom"], loc=["kernel", "custom"])
@@ -126,8 +132,8 @@ def _bank(layer: dict[str, Any], kind: str, k2: np.ndarray, c_in: int, transpose
     _check_weight_count(math.prod(shape))
     fan_in = (c_in // groups) * kh * kw
     if layer.get("kernel", kind) == "random":
-        w = np.random.default_rng(_int(layer, "seed", 0, 0, 2**32 - 1)).standard_normal(shape) / np.sqrt(fan_in)
-        if layer.get("true_convolution", False):
+        w = np.random.default_rng(_seed(layer, "conv2d")).standard_normal(shape) / np.sqrt(fan_in)
+        if layer.get("true_convolution", lab_default("conv2d", "true_convolution")):
             w = w[..., ::-1, ::-1]
     else:  # the same 2-D kernel on every (out, in) pair, scaled so it averages its inputs
         w = np.broadcast_to(k2 / (c_in // groups), shape)
@@ -136,11 +142,12 @@ def _bank(layer: dict[str, Any], kind: str, k2: np.ndarray, c_in: int, transpose
 
 def _conv(layer: dict[str, Any], c_in: int, transposed: bool) -> tuple[dict[str, Any], np.ndarray]:
     """The registry's arguments for a lab convolution, and its float32 weight."""
-    _flag(layer, "true_convolution", False)
+    flipped = _flag(layer, "true_convolution", lab_default("conv2d", "true_convolution"))
+    _no_bias(layer, "conv2d")
     # a registry-style bank (kernel_size, no kernel) gets seeded random filters; else the identity kernel
-    kind = "random" if "kernel" not in layer and "kernel_size" in layer else "identity"
+    kind = BANK_KERNEL if "kernel" not in layer and "kernel_size" in layer else DEFAULT_KERNEL
     k2 = _kernel_2d(layer, kind)
-    if layer.get("true_convolution", False):
+    if flipped:
         k2 = flip(k2)
     if layer.get("out_channels") is not None:
         w, groups, out = _bank(layer, kind, k2, c_in, transposed)
@@ -148,7 +155,7 @@ def _conv(layer: dict[str, Any], c_in: int, transposed: bool) -> tuple[dict[str,
         if "groups" in layer:
             raise InvalidRequest("groups applies to a filter bank: give out_channels too (without it, mode decides: "
                                  "per_channel is depthwise, groups = channels; shared is groups = 1).", ["groups"])
-        mode = layer.get("mode", "per_channel")
+        mode = layer.get("mode", lab_default("conv2d", "mode"))
         w = make_weight(k2, c_in, mode).numpy().astype(np.float32)
         groups = groups_for(mode, c_in)
         if transposed and mode == "shared":  # C_in × C_out/groups × k: shared 1×C×k -> C×1×k, groups 1
@@ -159,17 +166,29 @@ def _conv(layer: dict[str, Any], c_in: int, transposed: bool) -> tuple[dict[str,
     return args, w
 
 
+def _linear(layer: dict[str, Any], f_in: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Seeded random weights out × in, scaled by 1/√in, and no bias."""
+    _no_bias(layer, "linear")
+    out = _int(layer, "out_features", 1, 1, 1_000_000)
+    _check_weight_count(out * f_in)
+    w = np.random.default_rng(_seed(layer, "linear")).standard_normal((out, f_in)) / np.sqrt(f_in)
+    args = {k: v for k, v in layer.items() if k not in LAB_PARAMS["linear"]}
+    args["bias"] = False
+    return args, w.astype(np.float32)
+
+
 def _batch_norm(layer: dict[str, Any], channels: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """training (default true: normalise by this image's statistics) and the running statistics eval mode
     uses (default mean 0, var 1: a freshly made BatchNorm2d)."""
-    given: dict[str, Any] = {"training": _flag(layer, "training", True)}
-    for name, default, lo in (("running_mean", 0.0, -1e6), ("running_var", 1.0, 0.0)):
-        v = layer.get(name, default)
+    given: dict[str, Any] = {"training": _flag(layer, "training", lab_default("batch_norm2d", "training"))}
+    for name in ("running_mean", "running_var"):
+        lo, hi = lab_range("batch_norm2d", name)
+        v = layer.get(name, lab_default("batch_norm2d", name))
         values = v if isinstance(v, list) else [v] * channels
         if len(values) != channels or not all(
-                not isinstance(x, bool) and isinstance(x, (int, float)) and lo <= x <= 1e6 for x in values):
+                not isinstance(x, bool) and isinstance(x, (int, float)) and lo <= x <= hi for x in values):
             raise InvalidRequest(f"{name} must be a number or a list of {channels} numbers (one per channel) from "
-                                 f"{lo:g} to 1e6, not {str(v)[:60]}.", [name])
+                                 f"{lo:g} to {hi:g}, not {str(v)[:60]}.", [name])
         given[name] = [float(x) for x in values]
     return {k: v for k, v in layer.items() if k not in LAB_PARAMS["batch_norm2d"]}, given
 
@@ -209,7 +228,7 @@ class _Lab:
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(takes), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(sorted(takes - {'op'}))}."
-            raise InvalidRequest(f"Layer {i} ({op}): {unknown[0]!r} is not a parameter of {op}; {hint}",
+            raise InvalidRequest(f"Layer {i} ({op}) has no parameter {unknown[0]!r}; {hint}",  # as the registry says
                                  ["layers", i, unknown[0]])
         try:
             layer = self._translate(i, op, raw, shape, built)
@@ -237,7 +256,10 @@ class _Lab:
             args, self.pairs[i] = _unpool(i, raw, shape, built)
             return args
         if op in ("max_pool2d", "avg_pool2d") and "kernel_size" not in raw:
-            return {**raw, "kernel_size": 2}
+            return {**raw, "kernel_size": lab_default(op, "kernel_size")}
+        if op == "linear" and shape and is_int(raw.get("out_features")):
+            args, self.weights[i] = _linear(raw, shape[-1])
+            return args
         return raw
 
 

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from ..core.lab_table import published_lab
 from ..core.layers import published, summarize
 from ..core.presets import get_preset, list_presets
 from ..core.receptive import input_shape_of, receptive_field
@@ -44,9 +45,11 @@ async def receptive(body: Annotated[ReceptiveFieldRequest, Body(openapi_examples
 
 @router.get("/layers", response_model=LayerKindsResponse, responses=ERRORS, summary="Every layer kind",
             description="Each layer kind /shapes and /receptive-field accept, with its parameters (name, type, "
-                        "default, range or choices, meaning): the table validation itself reads.")
+                        "default, range or choices, meaning): the table validation itself reads. `lab`: the image "
+                        "lab's own parameters and its defaults where they differ (POST /api/v1/pipeline); "
+                        "`lab_new`: the layer the lab's editor starts a new one as.")
 async def layer_kinds() -> JSONResponse:
-    return JSONResponse({"ok": True, "layers": published()})
+    return JSONResponse({"ok": True, "layers": [{**kind, **published_lab(kind["op"])} for kind in published()]})
 
 
 @router.get("/presets", response_model=PresetList, responses=ERRORS, summary="Named layer stacks",

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from ..core.exceptions import InvalidRequest
 from ..core.images import DecodedImage
+from ..core.lab_table import lab_presets
 from ..core.models import run as model_run
 from ..core.pipeline import Plan
 from ..core.pipeline_run import PipelineRun, run_pipeline
@@ -15,7 +16,7 @@ from ..core.probe import probe
 from ..core.samples import SAMPLE_IDS, default_side, load_sample, offered_sides
 from ..frames import MEDIA_TYPE, FrameStream
 from ..responses import JSONResponse
-from ..schemas_lab import PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
+from ..schemas_lab import LabPresetList, PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
 from .deps import ERRORS, device_of, gate_of, rendered, require_json, settings_of
 from .images import samples_of, store_of
 from .models import store_of as model_store_of
@@ -115,6 +116,14 @@ async def pipeline_probe(request: Request, body: Annotated[ProbeRequest, Body()]
 
     made, result = await gate_of(request).run(work)
     return await rendered(request, {"ok": True, "image": _meta(made), **result})
+
+
+@router.get("/api/v1/pipeline/presets", responses=ERRORS, response_model=LabPresetList,
+            summary="The image lab's presets",
+            description="Named layer lists for POST /api/v1/pipeline (the /lab page's preset menu); each passes "
+                        "the pipeline's checks on an RGB image.")
+async def pipeline_presets() -> JSONResponse:
+    return JSONResponse({"ok": True, "presets": lab_presets()})
 
 
 @router.get("/lab", response_class=HTMLResponse, include_in_schema=False)
