@@ -141,6 +141,8 @@ class LayerParam(BaseModel):
     meaning: str
     range: list[Any] | None = Field(None, description="[lo, hi], inclusive, for numbers.")
     choices: list[Any] | None = Field(None, description="The values taken, for strings.")
+    bank_default: Any = Field(None, description="The image lab's conv kernel: its default when kernel_size is given "
+                                                "(a bank of seeded random filters).")
 
 
 class LayerKind(BaseModel):

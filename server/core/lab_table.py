@@ -22,11 +22,13 @@ BANK_KERNEL = "random"  # a registry-style bank (kernel_size, no kernel) gets se
 RANDOM_SIDE = 3  # a random kernel's side without kernel_size
 
 
-def _conv(transposed: bool) -> list[dict[str, Any]]:
-    return [
-        _p("kernel", "kernel", DEFAULT_KERNEL,
+def _conv() -> list[dict[str, Any]]:
+    kernel = _p("kernel", "kernel", DEFAULT_KERNEL,
            'the 2-D kernel: a name (GET /api/v1/kernels), {"name", "params"}, {"custom": [[...]]} up to 11×11, '
-           f'or "random" with seed; default {DEFAULT_KERNEL}, or {BANK_KERNEL} when kernel_size is given without it'),
+           f'or "random" with seed; default {DEFAULT_KERNEL}, or {BANK_KERNEL} when kernel_size is given without it')
+    kernel["bank_default"] = BANK_KERNEL
+    return [
+        kernel,
         _p("seed", "int", 0, "the random kernel's seed", range_=[0, SEED_MAX]),
         _p("mode", "string", "per_channel", "without out_channels: per_channel applies the kernel to each channel "
            "(depthwise, groups = C), shared to the mean of the channels (one map)", choices=KERNEL_MODES),
@@ -42,8 +44,8 @@ def _conv(transposed: bool) -> list[dict[str, Any]]:
 
 
 LAB_TABLE: dict[str, list[dict[str, Any]]] = {
-    "conv2d": _conv(False),
-    "conv_transpose2d": _conv(True),
+    "conv2d": _conv(),
+    "conv_transpose2d": _conv(),
     "batch_norm2d": [
         _p("training", "bool", True, "normalise by this image's own statistics (train mode); false: by the "
            "running statistics (eval mode)"),

@@ -1,53 +1,11 @@
 // The layer editor: one card per layer, each card editing the layer's JSON object (the body the API takes),
-// with the JSON itself editable below. The server checks every value; the cards only describe the fields.
-import { intOrPair } from "../urlstate.js";
+// with the JSON itself editable below. Every kind, parameter, default, choice and new layer is the server's
+// (GET /api/v1/layers: `params`, the lab's `lab` and `lab_new`); the server checks every value.
+// Each layer reads the layer before, the image or any earlier layer; add / concat merge several.
+// An edit to a value touches only its own card; a list set anew (a preset, the JSON) keeps every unchanged card.
+import { inputChoice, mergeInputs, paramControl, show } from "../layer_fields.js";
 
-export const PRESETS = {
-  "edges: Sobel x, relu, max pool 2": [
-    { op: "conv2d", kernel: "sobel_x", mode: "shared", padding: 1 }, { op: "relu" }, { op: "max_pool2d", kernel_size: 2 }],
-  "blur: Gaussian 5×5, σ = 2": [{ op: "conv2d", kernel: { name: "gaussian", params: { size: 5, sigma: 2 } }, padding: 2 }],
-  "conv 3→16 random, relu, max pool 2": [
-    { op: "conv2d", kernel: "random", seed: 0, out_channels: 16, padding: 1 }, { op: "relu" },
-    { op: "max_pool2d", kernel_size: 2 }],
-  "dilation 1, 2, 4 (fields 3, 7, 15)": [
-    { op: "conv2d", kernel: "box", mode: "shared", padding: 1 },
-    { op: "conv2d", kernel: "box", dilation: 2, padding: 2 }, { op: "conv2d", kernel: "box", dilation: 4, padding: 4 }],
-  "stride 2, no padding": [{ op: "conv2d", kernel: "sobel_y", mode: "shared", stride: 2 }],
-  "grouped: 6 filters in 3 groups": [{ op: "conv2d", kernel: "random", seed: 3, out_channels: 6, groups: 3, padding: 1 }],
-  "batch norm (train) then relu": [
-    { op: "conv2d", kernel: "random", seed: 1, out_channels: 4, padding: 1 }, { op: "batch_norm2d", training: true },
-    { op: "relu" }],
-  "pool, then unpool with its indices": [{ op: "max_pool2d", kernel_size: 4 }, { op: "max_unpool2d", from: 0 }],
-  "encoder-decoder": [
-    { op: "conv2d", kernel: "random", seed: 2, out_channels: 8, padding: 1 }, { op: "relu" },
-    { op: "max_pool2d", kernel_size: 2 }, { op: "conv_transpose2d", kernel: "random", seed: 4, out_channels: 3, kernel_size: 2, stride: 2 }],
-  "upsample ×2, bilinear": [{ op: "interpolate", scale_factor: 2, mode: "bilinear" }],
-};
-
-const PAIR = "int-or-pair";
-const CONV = [
-  ["stride", PAIR, 1], ["padding", "padding", 0], ["dilation", PAIR, 1],
-];
-const FIELDS = {
-  conv2d: [...CONV, ["padding_mode", ["zeros", "reflect", "replicate", "circular"], "zeros"]],
-  conv_transpose2d: [...CONV, ["output_padding", PAIR, 0]],
-  relu: [],
-  batch_norm2d: [["training", "bool", true], ["eps", "number", 1e-5], ["momentum", "number", 0.1]],
-  max_pool2d: [["kernel_size", PAIR, 2], ["stride", PAIR, null], ["padding", PAIR, 0], ["dilation", PAIR, 1],
-    ["ceil_mode", "bool", false]],
-  avg_pool2d: [["kernel_size", PAIR, 2], ["stride", PAIR, null], ["padding", PAIR, 0], ["ceil_mode", "bool", false],
-    ["count_include_pad", "bool", true]],
-  max_unpool2d: [["from", "pool", null]],
-  interpolate: [["scale_factor", "number", 2], ["mode", ["nearest", "nearest-exact", "bilinear", "bicubic"], "nearest"],
-    ["align_corners", "bool", false]],
-};
-export const OPS = Object.keys(FIELDS);
-const NEW_LAYER = {
-  conv2d: { op: "conv2d", kernel: "sobel_x", padding: 1 }, conv_transpose2d: { op: "conv_transpose2d", kernel: "box", stride: 2 },
-  relu: { op: "relu" }, batch_norm2d: { op: "batch_norm2d", training: true }, max_pool2d: { op: "max_pool2d", kernel_size: 2 },
-  avg_pool2d: { op: "avg_pool2d", kernel_size: 2 }, max_unpool2d: { op: "max_unpool2d" },
-  interpolate: { op: "interpolate", scale_factor: 2 },
-};
+const WIRING = new Set(["name", "input", "inputs"]);
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -63,6 +21,15 @@ function labelled(text, control) {
   return el("label", {}, text, control);
 }
 
+/** The parameters as the lab takes them: its own first, then the registry's, each replaced by the lab's entry of
+ * the same name (a pool's kernel_size 2); a parameter with one choice (a lab conv's bias) is not offered. */
+function labParams(kind) {
+  const lab = new Map(kind.lab.map((p) => [p.name, p]));
+  const own = kind.lab.filter((p) => !kind.params.some((q) => q.name === p.name));
+  return [...own, ...kind.params.map((p) => lab.get(p.name) || p)]
+    .filter((p) => !WIRING.has(p.name) && !(p.choices && p.choices.length === 1));
+}
+
 export class LayerEditor {
   constructor({ list, json, onChange }) {
     this.list = list;
@@ -70,10 +37,22 @@ export class LayerEditor {
     this.onChange = onChange || (() => {});
     this.layers = [];
     this.kernels = [];
+    this.kinds = new Map();
+    this.names = [];  // the server's name of every entry (0 = "input") from the last run
+    this.cards = [];  // [{key, li}] per layer, reused while the layer and what it may read are unchanged
   }
 
   setKernels(kernels) {
     this.kernels = kernels;
+  }
+
+  /** GET /api/v1/layers' entries. */
+  setKinds(kinds) {
+    this.kinds = new Map(kinds.map((k) => [k.op, { ...k, fields: labParams(k) }]));
+  }
+
+  get ops() {
+    return [...this.kinds.keys()];
   }
 
   set(layers) {
@@ -81,8 +60,18 @@ export class LayerEditor {
     this.render();
   }
 
+  /** The server's names for the network just run: cards whose choices of input change are drawn again. */
+  setNames(names) {
+    if (names.join("\n") === this.names.join("\n")) return;
+    this.names = names;
+    this.draw();
+  }
+
   add(op) {
-    const layer = structuredClone(NEW_LAYER[op]);
+    const kind = this.kinds.get(op);
+    const layer = structuredClone(kind.lab_new);
+    const n = this.layers.length;
+    if (kind.merge) layer.inputs = n ? [this.pin(n), "input"] : ["input", "input"];  // a residual block's shape
     if (op === "max_unpool2d") {
       const pools = this.layers.map((l, i) => [l, i]).filter(([l]) => l.op === "max_pool2d");
       if (pools.length) layer.from = pools[pools.length - 1][1];
@@ -103,13 +92,68 @@ export class LayerEditor {
   }
 
   render() {
-    this.list.replaceChildren(...this.layers.map((layer, i) => this.card(layer, i)));
+    this.draw();
+    this.changed();
+  }
+
+  /** Entry j's name (0: the image), as the server named it, or the layer's own. */
+  nameOf(j) {
+    if (j === 0) return "input";
+    return this.layers[j - 1].name || this.names[j] || `layer ${j - 1}`;
+  }
+
+  /** Entry j's name written into its layer, so that a reference to it survives later edits. */
+  pin(j) {
+    if (j === 0) return "input";
+    const layer = this.layers[j - 1];
+    if (!layer.name) {
+      layer.name = this.names[j] || `${layer.op}_${j - 1}`;  // op_index: a form no default name takes
+      if (this.cards[j - 1]) this.redraw(j - 1);
+    }
+    return layer.name;
+  }
+
+  /** What a card shows: its layer, its place, the names it may read and its own server name. */
+  keyOf(i, names = this.layers.map((_, k) => this.nameOf(k + 1))) {
+    return `${i}/${this.layers.length}|${JSON.stringify(this.layers[i])}|${names.slice(0, i).join(",")}|${this.names[i + 1] || ""}`;
+  }
+
+  /** Each card is kept while what it shows is the same; the others are made again. */
+  draw() {
+    const names = this.layers.map((_, i) => this.nameOf(i + 1));
+    const cards = this.layers.map((layer, i) => {
+      const key = this.keyOf(i, names);
+      const old = this.cards[i];
+      return old && old.key === key ? old : { key, li: this.card(layer, i) };
+    });
+    const same = cards.length === this.cards.length && cards.every((c, i) => c.li === this.cards[i].li);
+    this.cards = cards;
+    if (!same) this.list.replaceChildren(...cards.map((c) => c.li));
+  }
+
+  /** One card made again after an edit that changes what it shows (a kernel, a name). */
+  redraw(i) {
+    const li = this.card(this.layers[i], i);
+    if (this.cards[i]) this.cards[i].li.replaceWith(li);
+    this.cards[i] = { key: this.keyOf(i), li };
+  }
+
+  /** A value edited in its card: that card stays as it is (unless `again`), and only cards whose choices of
+   * input follow from it are made again. */
+  edit(i, name, value, { again = false } = {}) {
+    const layer = this.layers[i];
+    if (value === undefined) delete layer[name]; else layer[name] = value;
+    if (again) this.redraw(i);
+    else if (this.cards[i]) this.cards[i].key = this.keyOf(i);
+    this.draw();
     this.changed();
   }
 
   card(layer, i) {
-    const li = el("li", { class: "lab-card", "data-op": layer.op });
+    const kind = this.kinds.get(layer.op);
+    const li = el("li", { class: "lab-card", "data-op": layer.op, "data-layer": String(i) });
     const head = el("div", { class: "lab-card-head" }, el("strong", { text: `${i}: ${layer.op}` }));
+    if (kind) head.title = kind.meaning;
     const tools = [["↑", "move up", -1], ["↓", "move down", 1]].map(([t, name, d]) => {
       const b = el("button", { type: "button", "aria-label": `${name} layer ${i}`, text: t });
       b.disabled = i + d < 0 || i + d >= this.layers.length;
@@ -123,121 +167,107 @@ export class LayerEditor {
     remove.addEventListener("click", () => { this.layers.splice(i, 1); this.render(); });
     head.append(...tools, remove);
     const body = el("div", { class: "controls lab-card-body" });
-    if (layer.op === "conv2d" || layer.op === "conv_transpose2d") this.kernelFields(layer, body, li);
-    for (const [name, kind, def] of FIELDS[layer.op]) body.append(this.field(layer, i, name, kind, def));
+    body.append(...this.wiring(layer, i, kind));
+    if (!kind) body.append(el("span", { class: "muted", text: JSON.stringify(layer) }));  // for the server to explain
+    for (const p of kind ? kind.fields : []) {
+      if (p.type === "kernel") this.kernelFields(layer, body, li, p);
+      else if (p.name === "from") body.append(this.poolChoice(layer, i, p));
+      else body.append(this.field(layer, i, p));
+    }
     li.append(head, body);
     return li;
   }
 
-  field(layer, i, name, kind, def) {
-    const set = (value) => {
-      if (value === undefined || value === null || value === "") delete layer[name];
-      else layer[name] = value;
-      this.changed();
-    };
-    const current = layer[name] ?? def;
-    let control;
-    if (kind === "bool") {
-      control = el("input", { type: "checkbox", "aria-label": `layer ${i} ${name}` });
-      control.checked = Boolean(current);
-      control.addEventListener("change", () => set(control.checked === def ? null : control.checked));
-      return el("label", { class: "check" }, control, name);
-    }
-    if (Array.isArray(kind)) {
-      control = el("select", { "aria-label": `layer ${i} ${name}` }, ...kind.map((v) => new Option(v, v)));
-      control.value = current;
-      control.addEventListener("change", () => set(control.value));
-    } else if (kind === "pool") {
-      const pools = this.layers.map((l, k) => [l, k]).filter(([l, k]) => l.op === "max_pool2d" && k < i);
-      control = el("select", { "aria-label": `layer ${i} ${name}` }, new Option("(choose)", ""),
-        ...pools.map(([, k]) => new Option(`layer ${k}`, String(k))));
-      control.value = current === null ? "" : String(current);
-      control.addEventListener("change", () => set(control.value === "" ? null : Number(control.value)));
+  /** name, and what the layer reads (or a merge's inputs). */
+  wiring(layer, i, kind) {
+    const name = el("input", { type: "text", size: 8, value: layer.name || "", spellcheck: "false",
+      placeholder: this.names[i + 1] || "", "aria-label": `name of layer ${i}` });
+    name.addEventListener("change", () => this.edit(i, "name", name.value.trim() || undefined));
+    const names = Array.from({ length: i + 1 }, (_, j) => this.nameOf(j));
+    const out = [el("label", {}, "name", name)];
+    if (kind && kind.merge) {
+      out.push(el("span", { class: "lab-merge" }, "inputs ", mergeInputs({
+        names, chosen: Array.isArray(layer.inputs) ? layer.inputs : [], ariaOf: (nm) => `layer ${i} reads ${nm}`,
+        onPick: (js) => this.edit(i, "inputs", js.map((j) => this.pin(j))),
+      })));
     } else {
-      const text = current === null ? "" : Array.isArray(current) ? current.join(",") : String(current);
-      control = el("input", { type: "text", size: 6, value: text, spellcheck: "false", "aria-label": `layer ${i} ${name}` });
-      control.addEventListener("change", () => {
-        const t = control.value.trim();
-        if (kind === "number") set(t === "" ? null : Number.isFinite(Number(t)) ? Number(t) : t);
-        else set(intOrPair(t, null));
-      });
+      out.push(labelled("reads", inputChoice({
+        names, current: layer.input, before: i ? `the layer before (${this.nameOf(i)})` : "the image (input)",
+        aria: `reads: layer ${i}'s input`, onPick: (j) => this.edit(i, "input", j === undefined ? undefined : this.pin(j)),
+      })));
     }
-    return labelled(name, control);
+    return out;
   }
 
-  kernelFields(layer, body, card) {
+  /** A parameter from the table: a value equal to its default is left out of the layer, as torch would take it. */
+  field(layer, i, p) {
+    const label = paramControl(p, layer[p.name], `${p.name} of layer ${i}`, (v) => {
+      this.edit(i, p.name, v === p.default ? undefined : v);
+    });
+    if (p.type === "bool") label.classList.add("check");
+    return label;
+  }
+
+  /** max_unpool2d's "from": an earlier max_pool2d, by index (the server's default: the latest not unpooled). */
+  poolChoice(layer, i, p) {
+    const pools = this.layers.map((l, k) => [l, k]).filter(([l, k]) => l.op === "max_pool2d" && k < i);
+    const control = el("select", { "aria-label": `${p.name} of layer ${i}`, title: p.meaning },
+      new Option("(the latest)", ""), ...pools.map(([, k]) => new Option(`layer ${k}`, String(k))));
+    const current = layer[p.name];
+    if (current !== undefined && current !== null && !pools.some(([, k]) => String(k) === String(current))) {
+      control.append(new Option(show(current), "?"));
+      control.value = "?";
+    } else control.value = current === undefined || current === null ? "" : String(current);
+    control.addEventListener("change", () => {
+      if (control.value !== "?") this.edit(i, p.name, control.value === "" ? undefined : Number(control.value));
+    });
+    return labelled(p.name, control);
+  }
+
+  kernelFields(layer, body, card, p) {
     const i = this.layers.indexOf(layer);
-    const k = layer.kernel ?? "identity";
+    const k = layer.kernel ?? (layer.kernel_size !== undefined && p.bank_default ? p.bank_default : p.default);
     const name = typeof k === "string" ? k : k.custom ? "custom" : k.name;
-    const pick = el("select", { "aria-label": `layer ${i} kernel` },
+    const pick = el("select", { "aria-label": `kernel of layer ${i}`, title: p.meaning },
       ...this.kernels.map((c) => new Option(c.title, c.name)), new Option("custom…", "custom"));
     pick.value = name;
     pick.addEventListener("change", () => {
-      if (pick.value === "custom") layer.kernel = { custom: this.weightsOf(layer) };
-      else layer.kernel = pick.value;
-      this.render();
+      this.edit(i, "kernel", pick.value === "custom" ? { custom: this.weightsOf(layer) } : pick.value, { again: true });
     });
     body.append(labelled("kernel", pick));
     const spec = this.kernels.find((c) => c.name === name);
     if (spec && name !== "random") {
-      for (const p of spec.params) {
-        const given = typeof k === "object" && k.params ? k.params[p.name] : undefined;
-        const input = el("input", { type: "number", value: given ?? p.default, step: p.type === "int" ? 1 : "any",
-          min: p.min, max: p.max, "aria-label": `layer ${i} kernel ${p.name}` });
+      for (const q of spec.params) {
+        const given = typeof k === "object" && k.params ? k.params[q.name] : undefined;
+        const input = el("input", { type: "number", value: given ?? q.default, step: q.type === "int" ? 1 : "any",
+          min: q.min, max: q.max, "aria-label": `${q.name} of layer ${i}'s kernel` });
         input.addEventListener("change", () => {
           const params = typeof layer.kernel === "object" && layer.kernel.params ? layer.kernel.params : {};
-          params[p.name] = Number(input.value);
-          layer.kernel = { name, params };
-          this.changed();
+          params[q.name] = Number(input.value);
+          this.edit(i, "kernel", { name, params });
         });
-        body.append(labelled(p.name, input));
+        body.append(labelled(q.name, input));
       }
     }
     if (name === "custom") card.append(this.customGrid(layer, i));
-    const bank = layer.out_channels !== undefined;
-    const mode = el("select", { "aria-label": `layer ${i} applied` }, new Option("per channel (depthwise)", "per_channel"),
-      new Option("shared (one map)", "shared"), new Option("bank of filters", "bank"));
-    mode.value = bank ? "bank" : layer.mode || "per_channel";
-    mode.addEventListener("change", () => {
-      delete layer.mode; delete layer.out_channels; delete layer.groups;
-      if (mode.value === "bank") layer.out_channels = 8;
-      else if (mode.value === "shared") layer.mode = "shared";
-      this.render();
-    });
-    body.append(labelled("applied", mode));
-    const numbers = [];
-    if (bank) numbers.push(["out_channels", 8], ["groups", 1]);
-    if (name === "random") numbers.push(["seed", 0], ["kernel_size", 3]);
-    for (const [field, def] of numbers) {
-      const input = el("input", { type: "number", value: layer[field] ?? def, "aria-label": `layer ${i} ${field}` });
-      input.addEventListener("change", () => { layer[field] = Number(input.value); this.changed(); });
-      body.append(labelled(field, input));
-    }
-    const flip = el("input", { type: "checkbox", "aria-label": `layer ${i} true convolution` });
-    flip.checked = Boolean(layer.true_convolution);
-    flip.addEventListener("change", () => {
-      if (flip.checked) layer.true_convolution = true; else delete layer.true_convolution;
-      this.changed();
-    });
-    body.append(el("label", { class: "check" }, flip, "true convolution"));
   }
 
   weightsOf(layer) {
     const k = layer.kernel;
     if (k && k.custom) return k.custom;
     const name = typeof k === "string" ? k : k && k.name;
-    const spec = this.kernels.find((c) => c.name === name);
-    return spec ? structuredClone(spec.weights) : [[0, 0, 0], [0, 1, 0], [0, 0, 0]];
+    const spec = this.kernels.find((c) => c.name === (name || "identity"));
+    return structuredClone(spec ? spec.weights : this.kernels.find((c) => c.weights).weights);
   }
 
   customGrid(layer, i) {
     const rows = layer.kernel.custom;
     const wrap = el("div", { class: "lab-kernel-grid" });
     const size = (label, value, apply) => {
-      const s = el("select", { "aria-label": `layer ${i} kernel ${label}` },
+      const s = el("select", { "aria-label": `${label} of layer ${i}'s kernel` },
         ...Array.from({ length: 11 }, (_, n) => new Option(String(n + 1), String(n + 1))));
       s.value = String(value);
-      s.addEventListener("change", () => { apply(Number(s.value)); this.render(); });
+      s.addEventListener("change", () => { apply(Number(s.value)); this.redraw(i); this.changed(); });
       return labelled(label, s);
     };
     const resize = (h, w) => {
@@ -247,7 +277,7 @@ export class LayerEditor {
       size("columns", rows[0].length, (w) => resize(rows.length, w))));
     const table = el("div", { class: "lab-kernel-cells", style: `grid-template-columns: repeat(${rows[0].length}, 3.6rem)` });
     rows.forEach((row, r) => row.forEach((v, c) => {
-      const cell = el("input", { type: "number", step: "any", value: v, "aria-label": `layer ${i} kernel row ${r} column ${c}` });
+      const cell = el("input", { type: "number", step: "any", value: v, "aria-label": `row ${r} column ${c} of layer ${i}'s kernel` });
       cell.addEventListener("change", () => { rows[r][c] = Number(cell.value); this.changed(); });
       table.append(cell);
     }));

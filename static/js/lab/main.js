@@ -1,6 +1,6 @@
 // The image lab: pick an image and layers, run them (streamed, with progress and cancel), explore the maps.
 import { get, patiently } from "../api.js";
-import { LayerEditor, OPS, PRESETS } from "./editor.js";
+import { LayerEditor } from "./editor.js";
 import { mapsOf, streamPipeline } from "./frames.js";
 import { MapBoard, heatBitmap } from "./maps.js";
 import { probeUnit } from "./probe.js";
@@ -8,10 +8,10 @@ import { ImageSource } from "./source.js";
 import { Sweep } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { body: null, controller: null, blocks: [], ready: false, timer: 0, runs: 0 };
+const state = { body: null, controller: null, blocks: [], ready: false, timer: 0, runs: 0, presets: [], lastEdit: -1e9 };
 const WANTED_SAMPLE = new URLSearchParams(window.location.search).get("sample");
-// Every edit is a discrete change event; the short wait only folds a burst (a held spinner) into one run,
-// and a run still in flight is cancelled by the next.
+// Every edit is a discrete change event and runs at once; an edit within DEBOUNCE_MS of the one before waits that
+// long, which folds a burst (a held spinner) into one run, and a run still in flight is cancelled by the next.
 const DEBOUNCE_MS = 60;
 
 function showError(message) {
@@ -55,13 +55,16 @@ function scheduleRun() {
   document.body.dataset.stale = "true";
   status("Changed; running again…");
   clearTimeout(state.timer);
-  state.timer = setTimeout(run, DEBOUNCE_MS);
+  const now = performance.now();
+  const burst = now - state.lastEdit < DEBOUNCE_MS;
+  state.lastEdit = now;
+  state.timer = setTimeout(run, burst ? DEBOUNCE_MS : 0);
 }
 
 function showPreset() {
   const now = JSON.stringify(editor.layers);
-  const name = Object.keys(PRESETS).find((k) => JSON.stringify(PRESETS[k]) === now);
-  $("lab-preset").value = name || "";
+  const preset = state.presets.find((p) => JSON.stringify(p.layers) === now);
+  $("lab-preset").value = preset ? preset.title : "";
 }
 
 function saveUrl() {
@@ -121,6 +124,7 @@ async function run({ live = false } = {}) {
     status(`${n} feature maps from ${layers.length} layers in ${Math.round(performance.now() - started)} ms (computed on ${state.device}).`);
     const firsts = state.blocks.map((_, e) => board.figures.find((f) => f.entry === e).image);
     sweep.setBlocks(state.blocks, firsts);
+    editor.setNames(["input", ...state.blocks.slice(1).map((b) => b.name)]);
     document.body.dataset.ran = "true";
     document.body.dataset.stale = "false";
     document.body.dataset.runs = String(state.runs);
@@ -176,18 +180,21 @@ function restoreUrl() {
 
 async function init() {
   const fromUrl = restoreUrl();
-  const { kernels } = await get("/kernels");
+  const [{ kernels }, { layers: kinds }, { presets }] = await Promise.all([get("/kernels"), get("/layers"), get("/pipeline/presets")]);
   editor.setKernels(kernels);
+  editor.setKinds(kinds);
+  state.presets = presets;
   $("lab-preset").append(new Option("custom", ""));
   $("lab-preset").options[0].disabled = true;
-  for (const name of Object.keys(PRESETS)) $("lab-preset").append(new Option(name, name));
-  for (const op of OPS) $("lab-add").append(new Option(op, op));
-  $("lab-preset").addEventListener("change", () => { if (PRESETS[$("lab-preset").value]) editor.set(PRESETS[$("lab-preset").value]); });
+  for (const p of presets) $("lab-preset").append(new Option(p.title, p.title));
+  for (const kind of kinds) $("lab-add").append(Object.assign(new Option(kind.op, kind.op), { title: kind.meaning }));
+  const presetOf = (title) => presets.find((p) => p.title === title);
+  $("lab-preset").addEventListener("change", () => { if (presetOf($("lab-preset").value)) editor.set(presetOf($("lab-preset").value).layers); });
   $("lab-add").addEventListener("change", () => { if ($("lab-add").value) editor.add($("lab-add").value); $("lab-add").value = ""; });
   $("lab-json-apply").addEventListener("click", () => {
     try { editor.applyJson(); showError(""); } catch (err) { showError(`The layers are not valid JSON: ${err.message}`); }
   });
-  editor.set(fromUrl || PRESETS[Object.keys(PRESETS)[0]]);
+  editor.set(fromUrl || presets[0].layers);
 
   const { samples } = await get("/samples");
   const pick = $("lab-sample");

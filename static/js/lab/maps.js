@@ -58,7 +58,7 @@ export class MapBoard {
     this.onUnit = onUnit;
     this.blocks = [];
     this.figures = [];
-    this.overlay = { box: null, heat: null, heatMap: null, unit: null };
+    this.overlay = { box: null, wrapped: [], heat: null, heatMap: null, unit: null };
     this.cursor = null;
     this.size = [1, 1];
     this.view = { x0: 0, y0: 0, w: 1, h: 1 };
@@ -69,7 +69,7 @@ export class MapBoard {
     this.size = [height, width];
     this.blocks = [];
     this.figures = [];
-    this.overlay = { box: null, heat: null, heatMap: null, unit: null };
+    this.overlay = { box: null, wrapped: [], heat: null, heatMap: null, unit: null };
     this.cursor = null;
     this.root.replaceChildren();
     this.resetView();
@@ -300,6 +300,7 @@ export class MapBoard {
       ctx.globalAlpha = 1;
     }
     if (o.box) outlined(ctx, s, o.box, "#e4572e");
+    for (const b of o.wrapped || []) outlined(ctx, s, b, "#cc79a7", [6 / s, 4 / s]);  // read through padding
     for (const [u, colour] of [[o.unit, "#0072b2"], [o.cursor, "#009e73"]]) {
       if (!u || u.layer !== item.entry) continue;
       const x0 = f.start[1] + (u.x - 0.5) * f.j[1];
@@ -312,7 +313,7 @@ export class MapBoard {
 const MIN_BOX = 8; // device pixels: a box never drawn smaller than this, so a 1-pixel field still shows
 
 /** A box (in input pixels) with a white halo under a 2-pixel coloured stroke, at least MIN_BOX across on screen. */
-function outlined(ctx, s, b, colour) {
+function outlined(ctx, s, b, colour, dash = []) {
   const grow = (a0, a1) => {
     const need = Math.max(0, MIN_BOX / s - (a1 - a0)) / 2;
     return [a0 - need, a1 + need];
@@ -324,7 +325,9 @@ function outlined(ctx, s, b, colour) {
   ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
   ctx.lineWidth = 2.5 / s;
   ctx.strokeStyle = colour;
+  ctx.setLineDash(dash);
   ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
+  ctx.setLineDash([]);
 }
 
 /** Draw a map's display image at its place over the input. */

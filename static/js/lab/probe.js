@@ -11,6 +11,21 @@ function base64Bytes(text) {
   return out;
 }
 
+/** The parts of a unit's field read through reflect, replicate or circular padding: every row part (clipped's rows
+ * or a wrapped range) by every column part, except clipped itself; as boxes in input pixels. */
+export function wrappedBoxes(clipped, wrapped) {
+  if (!wrapped || (!wrapped.y.length && !wrapped.x.length)) return [];
+  const rows = [[clipped.y0, clipped.y1, false], ...wrapped.y.map(([a, b]) => [a, b, true])];
+  const cols = [[clipped.x0, clipped.x1, false], ...wrapped.x.map(([a, b]) => [a, b, true])];
+  const out = [];
+  for (const [y0, y1, wy] of rows) for (const [x0, x1, wx] of cols) if (wy || wx) out.push({ y0, y1, x0, x1 });
+  return out;
+}
+
+function ranges(list) {
+  return list.map(([a, b]) => `${a} … ${b}`).join(" and ");
+}
+
 function box(b) {
   return `rows ${formatNumber(b.y0)} … ${formatNumber(b.y1)}, columns ${formatNumber(b.x0)} … ${formatNumber(b.x1)}`;
 }
@@ -62,17 +77,25 @@ export async function probeUnit({ body, unit, board, panel, text, plot, zoom, sh
   const eff = result.effective;
   const heatMap = { ...eff.map, bytes: base64Bytes(eff.map.data) };
   const heat = heatBitmap(heatMap);
-  board.setOverlay({ box: result.region, unit, heatMap, heat: showHeat ? heat : null });
+  const wrapped = wrappedBoxes(result.clipped, result.wrapped);
+  board.setOverlay({ box: result.region, wrapped, unit, heatMap, heat: showHeat ? heat : null });
   const u = result.unit;
   const where = u.layer === 0 ? "the image" : `layer ${u.layer - 1} (${u.name})`;
   const lines = [
     `${where}, channel ${u.channel}, unit (${u.y}, ${u.x}) = ${u.value.toPrecision(7)}, centred at input (${formatNumber(u.centre[0])}, ${formatNumber(u.centre[1])}).`,
     `Theoretical receptive field (red box): ${box(result.region)} — whole pixels inside the image: ${box(result.clipped)}.`,
+    ...(wrapped.length ? [`Read through the padding (reflect, replicate or circular copies pixels from elsewhere; dashed, ${wrapped.length} parts):` +
+      `${result.wrapped.y.length ? ` rows ${ranges(result.wrapped.y)}` : ""}${result.wrapped.y.length && result.wrapped.x.length ? " and" : ""}` +
+      `${result.wrapped.x.length ? ` columns ${ranges(result.wrapped.x)}` : ""}, with the field's own rows and columns.`] : []),
     eff.bbox
       ? `Effective field by autograd (orange): ${eff.nonzero.toLocaleString()} pixels change this unit, within ${box(eff.bbox)}.`
       : "Effective field: no pixel changes this unit a little — a relu is off here (its input was negative), so the gradient is zero.",
   ];
-  if (eff.bbox && (eff.bbox.y0 < result.clipped.y0 || eff.bbox.x0 < result.clipped.x0 || eff.bbox.y1 > result.clipped.y1 || eff.bbox.x1 > result.clipped.x1)) {
+  const reach = [result.clipped, ...wrapped];
+  const within = (b) => reach.some((r) => b.y0 >= r.y0 && b.x0 >= r.x0 && b.y1 <= r.y1 && b.x1 <= r.x1);
+  const env = { y0: Math.min(...reach.map((r) => r.y0)), x0: Math.min(...reach.map((r) => r.x0)),
+    y1: Math.max(...reach.map((r) => r.y1)), x1: Math.max(...reach.map((r) => r.x1)) };
+  if (eff.bbox && !within(eff.bbox) && !(wrapped.length && eff.bbox.y0 >= env.y0 && eff.bbox.x0 >= env.x0 && eff.bbox.y1 <= env.y1 && eff.bbox.x1 <= env.x1)) {
     lines.push("The effective field reaches past the theoretical one: batch_norm2d in train mode takes its statistics over the whole image, so every pixel moves every unit.");
   }
   const hc = result.hypercolumn;

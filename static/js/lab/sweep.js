@@ -51,7 +51,7 @@ export class Sweep {
   choose() {
     const e = Number(this.select.value);
     const block = this.blocks && this.blocks[e];
-    if (!block) { this.player.setFrames(0); return; }
+    if (!block || !block.sweep) { this.player.setFrames(0); return; }  // no layer with a window
     this.entry = e;
     this.block = block;
     const [ay, ax] = block.sweep.axes;

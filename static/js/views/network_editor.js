@@ -5,6 +5,7 @@
 // list in the hidden input named "stack", so the URL carries the network.
 import { get } from "../api.js";
 import { apiHas } from "../view.js";
+import { box, hintOf, inputChoice, mergeInputs, paramControl } from "../layer_fields.js";
 
 const WIRING = new Set(["name", "input", "inputs"]);
 
@@ -131,45 +132,20 @@ export class NetworkEditor {
 
   /** A select of what a layer reads: the layer before (the default), the input, or any earlier layer. */
   inputChoice(layer, i) {
-    const sel = document.createElement("select");
-    sel.dataset.nourl = "1";
-    sel.setAttribute("aria-label", `layer ${i + 1} reads`);
-    sel.append(new Option(i ? `the layer before (${this.nameOf(i - 1)})` : "the input", ""));
-    const names = ["input", ...this.layers.slice(0, i).map((_, j) => this.nameOf(j))];
-    names.forEach((nm, j) => sel.append(new Option(nm, String(j), false, layer.input === nm)));
-    if (layer.input !== undefined && !names.includes(layer.input)) {
-      sel.append(new Option(String(layer.input), "?", true, true)); // as typed in the address: the server explains it
-    }
-    sel.addEventListener("change", () => {
-      if (sel.value === "?") return;
-      this.update(i, { input: sel.value === "" ? undefined : this.pin(Number(sel.value)) });
+    return inputChoice({
+      names: ["input", ...this.layers.slice(0, i).map((_, j) => this.nameOf(j))], current: layer.input,
+      before: i ? `the layer before (${this.nameOf(i - 1)})` : "the input", aria: `layer ${i + 1} reads`,
+      onPick: (j) => this.update(i, { input: j === undefined ? undefined : this.pin(j) }),
     });
-    return sel;
   }
 
   /** A merge's inputs: one checkbox per earlier entry. */
   mergeInputs(layer, i) {
-    const chosen = new Set(Array.isArray(layer.inputs) ? layer.inputs : []);
     const names = ["input", ...this.layers.slice(0, i).map((_, j) => this.nameOf(j))];
-    const wrap = document.createElement("span");
-    wrap.className = "merge-inputs";
-    names.forEach((nm, j) => {
-      const label = document.createElement("label");
-      const tick = document.createElement("input");
-      tick.type = "checkbox";
-      tick.dataset.nourl = "1";
-      tick.checked = chosen.has(nm);
-      tick.setAttribute("aria-label", `layer ${i + 1} reads ${nm}`);
-      tick.addEventListener("change", () => {
-        const layers = this.layers;
-        const before = Array.isArray(layers[i].inputs) ? layers[i].inputs : [];
-        const picked = names.filter((m, k) => (k === j ? tick.checked : before.includes(m)));
-        this.update(i, { inputs: picked.map((m) => this.pin(names.indexOf(m))) });
-      });
-      label.append(tick, nm);
-      wrap.append(label);
-    });
-    return [wrap];
+    return [mergeInputs({
+      names, chosen: Array.isArray(layer.inputs) ? layer.inputs : [], ariaOf: (nm) => `layer ${i + 1} reads ${nm}`,
+      onPick: (js) => this.update(i, { inputs: js.map((j) => this.pin(j)) }),
+    })];
   }
 
   /** Entry j's name, written into that layer so a reference to it survives later edits. */
@@ -184,41 +160,11 @@ export class NetworkEditor {
     return nm;
   }
 
-  /** One labelled box per parameter of the kind: the server's default as placeholder, its meaning and range as title. */
+  /** One labelled control per parameter of the kind (layer_fields.js): the server's default as placeholder, its
+   * meaning and range as title. */
   params(layer, i, kind) {
-    const out = [];
-    for (const p of kind.params) {
-      if (WIRING.has(p.name)) continue;
-      const label = document.createElement("label");
-      label.className = "param";
-      const hint = `${p.meaning}${p.range ? `; from ${p.range[0]} to ${p.range[1]}` : ""}` +
-        `${p.default !== null && p.default !== undefined ? `; default ${JSON.stringify(p.default)}` : ""}`;
-      label.title = hint;
-      let control;
-      const aria = `layer ${i + 1} ${p.name}: ${hint}`;
-      if (p.choices) {
-        control = document.createElement("select");
-        control.dataset.nourl = "1";
-        if (p.default === null || p.default === undefined) control.append(new Option("—", ""));
-        const value = String(layer[p.name] ?? p.default ?? "");
-        if (value !== "" && !p.choices.map(String).includes(value)) control.append(new Option(value, value, true, true)); // for the server to explain
-        for (const c of p.choices) control.append(new Option(String(c), String(c), false, value === String(c)));
-        control.addEventListener("change", () => this.update(i, { [p.name]: control.value === "" ? undefined : control.value }));
-      } else if (p.type === "bool") {
-        control = document.createElement("input");
-        control.type = "checkbox";
-        control.dataset.nourl = "1";
-        control.checked = Boolean(layer[p.name] ?? p.default);
-        control.addEventListener("change", () => this.update(i, { [p.name]: control.checked }));
-      } else {
-        control = box(layer[p.name] === undefined ? "" : show(layer[p.name]), aria, 4);
-        control.placeholder = p.default === null || p.default === undefined ? "" : show(p.default);
-        control.addEventListener("change", () => this.update(i, { [p.name]: parse(control.value) }));
-      }
-      control.setAttribute("aria-label", aria);
-      label.append(p.name, control);
-      out.push(label);
-    }
+    const out = kind.params.filter((p) => !WIRING.has(p.name)).map((p) =>
+      paramControl(p, layer[p.name], `layer ${i + 1} ${p.name}: ${hintOf(p)}`, (v) => this.update(i, { [p.name]: v })));
     return out.length ? out : [text("(no parameters)")];
   }
 
@@ -255,35 +201,9 @@ export class NetworkEditor {
   }
 }
 
-function box(value, aria, size) {
-  const el = document.createElement("input");
-  el.type = "text";
-  el.size = size;
-  el.value = value;
-  el.dataset.nourl = "1";
-  el.spellcheck = false;
-  el.setAttribute("aria-label", aria);
-  return el;
-}
-
 function text(t) {
   const span = document.createElement("span");
   span.className = "muted";
   span.textContent = t;
   return span;
-}
-
-const show = (v) => (Array.isArray(v) ? v.join(", ") : typeof v === "string" ? v : JSON.stringify(v));
-
-/** "3" -> 3, "0.5" -> 0.5, "3, 1" or "[3, 1]" -> [3, 1], "true" -> true, "" -> the default; else as typed,
- * for the API to explain. */
-function parse(value) {
-  const t = value.trim().replace(/^\[|\]$/g, "").trim();
-  if (t === "") return undefined;
-  const num = /^-?\d+(\.\d+)?(e-?\d+)?$/i;
-  if (num.test(t)) return Number(t);
-  const parts = t.split(/\s*[,×x]\s*/);
-  if (parts.length === 2 && parts.every((s) => num.test(s))) return parts.map(Number);
-  if (t === "true" || t === "false") return t === "true";
-  return value.trim();
 }
