@@ -228,7 +228,7 @@ class _Lab:
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(takes), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(sorted(takes - {'op'}))}."
-            raise InvalidRequest(f"Layer {i} ({op}) has no parameter {unknown[0]!r}; {hint}",  # as the registry says
+            raise InvalidRequest(f"Layer {i} ({op}): {unknown[0]!r} is not a parameter of {op}; {hint}",
                                  ["layers", i, unknown[0]])
         try:
             layer = self._translate(i, op, raw, shape, built)
