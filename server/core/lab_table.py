@@ -81,17 +81,21 @@ LAB_PARAMS: dict[str, frozenset[str]] = {
     for op, params in LAB_TABLE.items()}
 
 
+def lab_param(op: str, name: str) -> dict[str, Any]:
+    """One lab parameter's entry in the table (StopIteration: not in it, a programming error)."""
+    return next(p for p in LAB_TABLE[op] if p["name"] == name)
+
+
 def lab_default(op: str, name: str) -> Any:
-    """The lab's default of one parameter, from the table (KeyError: not in it, a programming error)."""
-    return next(p["default"] for p in LAB_TABLE[op] if p["name"] == name)
+    return lab_param(op, name)["default"]
 
 
 def lab_range(op: str, name: str) -> list[Any]:
-    return next(p["range"] for p in LAB_TABLE[op] if p["name"] == name)
+    return lab_param(op, name)["range"]
 
 
 def lab_meaning(op: str, name: str) -> str:
-    return next(p["meaning"] for p in LAB_TABLE[op] if p["name"] == name)
+    return lab_param(op, name)["meaning"]
 
 
 def published_lab(op: str) -> dict[str, Any]:
