@@ -248,7 +248,7 @@ export class CellGrid {
       const [x1, y1] = this.xy(b.r1, b.c1);
       g.lineWidth = b.width || 3;
       g.strokeStyle = b.color || ROLE.current;
-      g.setLineDash(b.dash ? [6, 4] : []);
+      g.setLineDash(Array.isArray(b.dash) ? b.dash : b.dash ? [6, 4] : []);
       g.strokeRect(x0, y0, x1 - x0, y1 - y0);
       g.setLineDash([]);
     }

@@ -3,27 +3,13 @@
 import { post } from "../api.js";
 import { bars, formatNumber } from "../plot.js";
 import { heatBitmap, place } from "./maps.js";
+import { ranges, wrappedBoxes } from "../reach.js";
 
 function base64Bytes(text) {
   const bin = atob(text);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i += 1) out[i] = bin.charCodeAt(i);
   return out;
-}
-
-/** The parts of a unit's field read through reflect, replicate or circular padding: every row part (clipped's rows
- * or a wrapped range) by every column part, except clipped itself; as boxes in input pixels. */
-export function wrappedBoxes(clipped, wrapped) {
-  if (!wrapped || (!wrapped.y.length && !wrapped.x.length)) return [];
-  const rows = [[clipped.y0, clipped.y1, false], ...wrapped.y.map(([a, b]) => [a, b, true])];
-  const cols = [[clipped.x0, clipped.x1, false], ...wrapped.x.map(([a, b]) => [a, b, true])];
-  const out = [];
-  for (const [y0, y1, wy] of rows) for (const [x0, x1, wx] of cols) if (wy || wx) out.push({ y0, y1, x0, x1 });
-  return out;
-}
-
-function ranges(list) {
-  return list.map(([a, b]) => `${a} … ${b}`).join(" and ");
 }
 
 function box(b) {

@@ -10,6 +10,7 @@ import { channelFigure, fail } from "./shared.js";
 import { LayerTable, downloadText, pair } from "./layer_table.js";
 import { ModelChoice } from "./model_choice.js";
 import { NetworkEditor } from "./network_editor.js";
+import { wrappedBoxes, wrappedText } from "../reach.js";
 import { ancestors, between, drawable, graphOf, levelsOf, nearestMerge, throughInput } from "./network_graph.js";
 
 const $ = (id) => document.getElementById(id);
@@ -250,6 +251,10 @@ function drawFrame(k) {
       const r = fld.region;
       marks.boxes = [{ r0: r.y0, r1: r.y1, c0: r.x0, c1: r.x1, color: "#e69f00", dash: true, width: 2 },
         { r0: c.y0, r1: c.y1, c0: c.x0, c1: c.x1, color: "#e69f00", width: 3 }];
+      // pixels read through reflect, replicate or circular padding, outside the clipped field: dotted
+      const parts = wrappedBoxes(c, fld.wrapped);
+      for (const w of parts) marks.boxes.push({ r0: w.y0, r1: w.y1, c0: w.x0, c1: w.x1, color: "#e69f00", width: 2, dash: [2, 3] });
+      g.el.dataset.wrapped = parts.map((w) => [w.y0, w.y1, w.x0, w.x1].join(",")).join(";");
       if (g.level === 0 && eff) marks.cross = holes(c, effValues(eff));
     }
     if (g.level === 0 && marks.boxes) {
@@ -259,6 +264,7 @@ function drawFrame(k) {
       }
       g.el.dataset.paths = S.paths.map((path) => [path.clipped.y0, path.clipped.y1, path.clipped.x0, path.clipped.x1].join(",")).join(";");
     }
+    if (!marks.boxes) g.el.dataset.wrapped = "";
     g.mark(marks);
     g.el.dataset.field = marks.boxes ? [fld.clipped.y0, fld.clipped.y1, fld.clipped.x0, fld.clipped.x1].join(",") : "";
   }
@@ -298,12 +304,20 @@ function describeUnit(complete) {
   const c = input.clipped;
   let text = `unit (${unit.y}, ${unit.x}) of ${e.name}: r = ${pair(e.r)}, centre (${input.unit.centre.map(f).join(", ")}); ` +
     `field y [${f(r.y0)}, ${f(r.y1)}) × x [${f(r.x0)}, ${f(r.x1)}), clipped to y [${c.y0}, ${c.y1}) × x [${c.x0}, ${c.x1})`;
+  const through = wrappedText(input.wrapped);
+  if (through) text += `; it also reads ${through} through the padding (dotted: ${whyWrapped()})`;
   const eff = input.effective;
   if (eff) {
     const h = holes(c, effValues(eff)).length;
     text += ` · ${eff.nonzero} pixels reach it${h ? `; ${h} inside the field do not (${whyHoles()})` : ""}`;
   }
   return complete ? text : `${text} · stepping down: ${S.frame + 1} of ${S.levels.filter((lv) => lv <= unit.layer).length} levels`;
+}
+
+/** Which copying padding modes the layers below the unit use, as a phrase. */
+function whyWrapped() {
+  const modes = [...new Set(S.layers.slice(0, S.unit.layer).map((l) => l.padding_mode).filter((m) => m && m !== "zeros"))];
+  return modes.length ? `${modes.join(" and ")} padding copies pixels from elsewhere in the map` : "the padding copies pixels";
 }
 
 /** Why pixels inside the field can have no gradient, read off the stack's own settings. */
