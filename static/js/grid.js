@@ -74,7 +74,7 @@ export class CellGrid {
       zmin = Math.min(...values); zmax = Math.max(...values);
     }
     this.color = colorScale(this.opts.colorscale, zmin, zmax);
-    Object.assign(this.el.dataset, { rows, cols, row0, col0 });
+    Object.assign(this.el.dataset, { rows, cols, row0, col0, zmin, zmax }); // the colour scale's ends, for tests and tools
   }
 
   each(fn) {

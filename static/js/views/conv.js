@@ -9,7 +9,7 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { layerFormula, setupView } from "../view.js";
-import { channelFigure, checkInts, chunks, fitGrids, parsePlanes, pythonCall, tensorLiteral } from "./shared.js";
+import { channelFigure, checkInts, chunks, fitGrids, parsePlanes, pythonCall, symmetricRange, tensorLiteral } from "./shared.js";
 
 const MAX_SIDE = 128; // what the animator draws comfortably; the server's own caps apply beyond
 const $ = (id) => document.getElementById(id);
@@ -131,7 +131,7 @@ function showKernel(o) {
     const grid = new CellGrid(fig.body, { label: `kernel of output channel ${o}, slice ${cl}`, colorscale: "Cividis",
       axes: false, describe: (y, x) => (y % dh || x % dw ? "dilation gap: no weight here"
         : `w[${o}, ${cl}, ${req.one ? "" : `${y / dh}, `}${x / dw}] = ${f(taps[y / dh][x / dw])}`) });
-    grid.setCells({ rows: dh * (taps.length - 1) + 1, cols: dw * (taps[0].length - 1) + 1, zmin: -2, zmax: 2,
+    grid.setCells({ rows: dh * (taps.length - 1) + 1, cols: dw * (taps[0].length - 1) + 1, ...symmetricRange(req.body.weight),
       cell: (y, x) => (y % dh || x % dw ? { kind: "gap" } : { kind: "real", v: taps[y / dh][x / dw] }) });
     return grid;
   });

@@ -9,7 +9,7 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { channelFigure, checkInts, dilatedKernel, dims, fitGrids, parsePlanes, pythonCall, tensorLiteral } from "./shared.js";
+import { channelFigure, checkInts, dilatedKernel, dims, fitGrids, parsePlanes, pythonCall, symmetricRange, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
@@ -86,7 +86,7 @@ function render() {
   S.grids.k = S.kernels.map((k, c) => {
     const g = grid("k", channelFigure($("g-k"), `w[0, ${c}]`).body, `kernel slice ${c}`, { colorscale: "Cividis", axes: false });
     g.channel = c;
-    g.setCells({ ...k, zmin: -2, zmax: 2 });
+    g.setCells({ ...k, ...symmetricRange(body.weight) });
     return g;
   });
   S.grids.y = grid("y", $("g-y"), "output");

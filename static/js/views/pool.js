@@ -8,7 +8,7 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { checkInts, dims, parsePlanes, planeCell, pythonCall, tensorLiteral } from "./shared.js";
+import { checkInts, dims, onePlane, planeCell, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {}, idx: {} };
@@ -18,7 +18,7 @@ const UPSAMPLE = { near: { mode: "nearest" }, bil0: { mode: "bilinear", align_co
   bil1: { mode: "bilinear", align_corners: true } };
 
 function inputPlane(p) {
-  const typed = parsePlanes(p.values_x)?.[0]; // your numbers, when typed, replace the menu's
+  const typed = onePlane(p.values_x, "values_x"); // your numbers, when typed, replace the menu's
   for (const name of ["input", "h", "w", "seed"]) document.querySelector(`[name=${name}]`).disabled = Boolean(typed);
   NAMES.input = typed ? "values_x" : "h";
   if (typed) return typed;

@@ -110,9 +110,27 @@ export function parsePlanes(text) {
     .map((line) => line.split(/[\s,]+/).filter(Boolean).map((tok) => (NUMBER.test(tok) && Number.isFinite(Number(tok)) ? Number(tok) : tok))));
 }
 
+/** The one plane typed into a box on a page that draws one channel; more than one is refused with a sentence
+ * (silently dropping the rest would draw numbers other than the slide's). null when the box is empty. */
+export function onePlane(text, name) {
+  const planes = parsePlanes(text);
+  if (planes && planes.length > 1) {
+    fail(name, `This page draws one channel, but ${planes.length} planes were typed (a blank line starts a new plane): ` +
+      "type one plane, or use /conv for several channels.");
+  }
+  return planes?.[0] ?? null;
+}
+
 /** Consecutive runs of `size` items: typed kernel slices grouped into out-channels. */
 export function chunks(items, size) {
   const out = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** A colour range centred on zero that holds every value of a (nested) tensor: a kernel's weights keep their
+ * sign readable (zero in the middle of the scale) whatever numbers a slide types. */
+export function symmetricRange(tensor) {
+  const m = Math.max(0, ...[tensor].flat(Infinity).map((v) => Math.abs(v)));
+  return { zmin: -(m || 1), zmax: m || 1 };
 }

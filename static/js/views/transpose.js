@@ -8,7 +8,7 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { checkInts, dilatedKernel, dims, fail, parsePlanes, planeCell, pythonCall, tensorLiteral } from "./shared.js";
+import { checkInts, dilatedKernel, dims, fail, onePlane, planeCell, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
@@ -17,7 +17,7 @@ const KIND = { input: "real", inserted: "inserted", padding: "pad", output_paddi
 
 async function load(p) {
   // typed numbers replace the seeded ones (one plane each: this page draws one channel)
-  const [tx, tw] = [parsePlanes(p.values_x)?.[0], parsePlanes(p.values_w)?.[0]];
+  const [tx, tw] = [onePlane(p.values_x, "values_x"), onePlane(p.values_w, "values_w")];
   for (const [name, off] of [["h", tx], ["w", tx], ["k", tw]]) document.querySelector(`[name=${name}]`).disabled = Boolean(off);
   NAMES.input = tx ? "values_x" : "h";
   NAMES.weight = tw ? "values_w" : "k";
