@@ -3,7 +3,7 @@
 import { post } from "../api.js";
 import { bars, formatNumber } from "../plot.js";
 import { heatBitmap, place } from "./maps.js";
-import { ranges, wrappedBoxes } from "../reach.js";
+import { wrappedBoxes, wrappedText } from "../reach.js";
 
 function base64Bytes(text) {
   const bin = atob(text);
@@ -71,8 +71,7 @@ export async function probeUnit({ body, unit, board, panel, text, plot, zoom, sh
     `${where}, channel ${u.channel}, unit (${u.y}, ${u.x}) = ${u.value.toPrecision(7)}, centred at input (${formatNumber(u.centre[0])}, ${formatNumber(u.centre[1])}).`,
     `Theoretical receptive field (red box): ${box(result.region)} — whole pixels inside the image: ${box(result.clipped)}.`,
     ...(wrapped.length ? [`Read through the padding (reflect, replicate or circular copies pixels from elsewhere; dashed, ${wrapped.length} parts):` +
-      `${result.wrapped.y.length ? ` rows ${ranges(result.wrapped.y)}` : ""}${result.wrapped.y.length && result.wrapped.x.length ? " and" : ""}` +
-      `${result.wrapped.x.length ? ` columns ${ranges(result.wrapped.x)}` : ""}, with the field's own rows and columns.`] : []),
+      ` ${wrappedText(result.wrapped)}, with the field's own rows and columns.`] : []),
     eff.bbox
       ? `Effective field by autograd (orange): ${eff.nonzero.toLocaleString()} pixels change this unit, within ${box(eff.bbox)}.`
       : "Effective field: no pixel changes this unit a little — a relu is off here (its input was negative), so the gradient is zero.",
