@@ -111,6 +111,7 @@ def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str,
         else:
             weights, kind = _cached(("random", model_id, seed), lambda: random_weights(network, seed)), "random"
         meta: dict[str, Any] = {"id": model_id, "title": catalogue.describe(model_id)["title"], "weights": kind}
+        key = ("trained", model_id, weights_dir) if kind == "trained" else ("random", model_id, seed)
         if kind == "random":
             meta["seed"] = seed
         normalize = normalize or "imagenet"
@@ -121,6 +122,7 @@ def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str,
         network = stored.model.network()
         weights, normalize = stored.model.weights, normalize or "none"
         meta = {"id": stored.id, "weights": "uploaded"}
+        key: Any = ("uploaded", stored.id)
     shape = tuple(network["input_shape"])
     if normalize == "imagenet" and shape[0] != 3:
         raise InvalidRequest(f"normalize 'imagenet' is for 3-channel models; this one takes {shape[0]}.",
@@ -130,7 +132,7 @@ def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str,
     meta["input"] = {"shape": list(shape), "normalize": normalize, "resize": "cover, centre crop"}
     if normalize == "imagenet":
         meta["input"] |= {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
-    return Plan(shape, stack, network["layers"], weights), meta  # type: ignore[arg-type]
+    return Plan(shape, stack, network["layers"], weights, weights_key=key), meta  # type: ignore[arg-type]
 
 
 def model_input(pixels: np.ndarray, shape: tuple[int, ...], normalize: str) -> np.ndarray:

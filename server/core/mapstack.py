@@ -1,0 +1,119 @@
+"""Encoded feature maps as values: one channel (EncodedMap) or a whole map stack (MapStack), as encoding.py
+makes them, and their JSON form (base64 data)."""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedMap:
+    """One channel at display resolution: 0 = min, 255 = max ("raw", "png"), or float32 values ("f32").
+
+    Display pixel (i, j) is the mean of full-resolution rows [i·factor, (i+1)·factor) and
+    columns [j·factor, (j+1)·factor), clipped at the edges. min/max are from the full map.
+    """
+
+    channel: int
+    encoding: str
+    width: int
+    height: int
+    full_width: int
+    full_height: int
+    factor: int
+    min: float
+    max: float
+    data: bytes = field(repr=False)
+
+    @property
+    def scale(self) -> float:
+        """Display pixels per full-resolution pixel (1 / factor)."""
+        return 1.0 / self.factor
+
+    def header(self) -> dict[str, Any]:
+        return {"channel": self.channel, "encoding": self.encoding, "width": self.width,
+                "height": self.height, "full_width": self.full_width,
+                "full_height": self.full_height, "factor": self.factor, "scale": self.scale,
+                "min": self.min, "max": self.max}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: `data` as base64 text."""
+        return self.header() | {"data": base64.b64encode(self.data).decode("ascii")}
+
+
+@dataclass(eq=False)
+class MapStack:
+    """Every channel of one map stack, encoded alike (encoding.encode_stack); `maps()` is the EncodedMap list.
+
+    `planes` holds the channels' bytes: one C×n uint8 array ("raw", "f32": n bytes each) or a list of PNG
+    files. `as_dicts()` writes the JSON maps with one base64 pass for the whole stack, so a network of
+    thousands of channels costs no Python object per channel beyond its dict.
+    """
+
+    encoding: str
+    width: int
+    height: int
+    full_width: int
+    full_height: int
+    factor: int
+    lo: list[float]
+    hi: list[float]
+    planes: Any = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.lo)
+
+    def blobs(self) -> list[bytes]:
+        if isinstance(self.planes, np.ndarray):
+            return [plane.tobytes() for plane in self.planes]
+        return list(self.planes)
+
+    def maps(self) -> list[EncodedMap]:
+        return [EncodedMap(c, self.encoding, self.width, self.height, self.full_width, self.full_height, self.factor,
+                           self.lo[c], self.hi[c], blob) for c, blob in enumerate(self.blobs())]
+
+    def payload(self) -> tuple[list[int], bytes]:
+        """Each channel's byte length, and the channels' bytes back to back (a streamed frame's payload)."""
+        if isinstance(self.planes, np.ndarray):
+            return [self.planes.shape[1]] * len(self), self.planes.tobytes()
+        return [len(b) for b in self.planes], b"".join(self.planes)
+
+    def headers(self) -> list[dict[str, Any]]:
+        """EncodedMap.header() of every channel."""
+        enc, w, h, fw, fh, f = (self.encoding, self.width, self.height, self.full_width, self.full_height,
+                                self.factor)
+        scale = 1.0 / f
+        return [{"channel": c, "encoding": enc, "width": w, "height": h, "full_width": fw, "full_height": fh,
+                 "factor": f, "scale": scale, "min": lo, "max": hi} for c, (lo, hi) in enumerate(zip(self.lo, self.hi))]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """EncodedMap.as_dict() of every channel."""
+        texts = base64_rows(self.planes) if isinstance(self.planes, np.ndarray) else [
+            base64.b64encode(b).decode("ascii") for b in self.planes]
+        enc, w, h, fw, fh, f = (self.encoding, self.width, self.height, self.full_width, self.full_height,
+                                self.factor)
+        scale = 1.0 / f
+        return [{"channel": c, "encoding": enc, "width": w, "height": h, "full_width": fw, "full_height": fh,
+                 "factor": f, "scale": scale, "min": lo, "max": hi, "data": text}
+                for c, (lo, hi, text) in enumerate(zip(self.lo, self.hi, texts))]
+
+
+def base64_rows(rows: np.ndarray) -> list[str]:
+    """base64 of each row of a C×n uint8 array, as b64encode(row) writes it, in one pass: rows padded with
+    zeros to whole 3-byte groups encode alike up to their last group, whose padding then becomes '='."""
+    channels, n = rows.shape
+    pad = -n % 3
+    if pad:
+        padded = np.zeros((channels, n + pad), np.uint8)
+        padded[:, :n] = rows
+        rows = padded
+    text = binascii.b2a_base64(np.ascontiguousarray(rows).data, newline=False).decode("ascii")
+    step = (n + pad) // 3 * 4
+    if not pad:
+        return [text[i:i + step] for i in range(0, len(text), step)]
+    tail = "=" * pad
+    return [text[i:i + step - pad] + tail for i in range(0, len(text), step)]
