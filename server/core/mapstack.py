@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +101,40 @@ class MapStack:
         return [{"channel": c, "encoding": enc, "width": w, "height": h, "full_width": fw, "full_height": fh,
                  "factor": f, "scale": scale, "min": lo, "max": hi, "data": text}
                 for c, (lo, hi, text) in enumerate(zip(self.lo, self.hi, texts))]
+
+
+    def as_json(self) -> bytes:
+        """orjson.dumps(self.as_dicts()), byte for byte, written without a dict per channel: the numbers as
+        orjson writes them, the channels' base64 from one pass, joined once."""
+        dumps = orjson.dumps
+        common = (b',"encoding":%s,"width":%d,"height":%d,"full_width":%d,"full_height":%d,"factor":%d,"scale":%s'
+                  % (dumps(self.encoding), self.width, self.height, self.full_width, self.full_height, self.factor,
+                     dumps(1.0 / self.factor)))
+        head = b'{"channel":%d' + common.replace(b"%", b"%%") + b',"min":%s,"max":%s,"data":"'
+        los, his = dumps(self.lo)[1:-1].split(b","), dumps(self.hi)[1:-1].split(b",")
+        if isinstance(self.planes, np.ndarray):
+            texts, tail = _base64_block(self.planes)
+        else:
+            texts, tail = [base64.b64encode(b) for b in self.planes], b""
+        end = tail + b'"}'
+        parts: list[Any] = []
+        for c, (lo, hi, text) in enumerate(zip(los, his, texts)):
+            parts += (b"," if c else b"[", head % (c, lo, hi), text, end)
+        parts.append(b"]")
+        return b"".join(parts)
+
+
+def _base64_block(rows: np.ndarray) -> tuple[list[Any], bytes]:
+    """Each row's base64 as views into one encoding of the block, less its padding, and that padding."""
+    channels, n = rows.shape
+    pad = -n % 3
+    if pad:
+        padded = np.zeros((channels, n + pad), np.uint8)
+        padded[:, :n] = rows
+        rows = padded
+    text = memoryview(binascii.b2a_base64(np.ascontiguousarray(rows).data, newline=False))
+    step = (n + pad) // 3 * 4
+    return [text[i:i + step - pad] for i in range(0, len(text), step)], b"=" * pad
 
 
 def base64_rows(rows: np.ndarray) -> list[str]:

@@ -64,8 +64,9 @@ class Block:
     def maps(self) -> list[EncodedMap]:
         return self.stack.maps()
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.header() | {"maps": self.stack.as_dicts()}
+    def as_dict(self, fragment: bool = False) -> dict[str, Any]:
+        """JSON-ready; with `fragment`, "maps" is already JSON (an orjson.Fragment, the same bytes)."""
+        return self.header() | {"maps": orjson.Fragment(self.stack.as_json()) if fragment else self.stack.as_dicts()}
 
 
 def check_display(max_side: Any, encoding: Any) -> tuple[int, str]:
@@ -226,8 +227,9 @@ class PipelineRun:
     def blocks(self) -> list[Block]:
         return [self.input_block(), *(self.step(i) for i in range(len(self)))]
 
-    def dicts(self, spare: Callable[[], Executor | None] | None = None) -> list[dict[str, Any]]:
-        """Every block's as_dict(), in order. Where `spare()` gives an executor, the block is encoded there
+    def dicts(self, spare: Callable[[], Executor | None] | None = None, fragment: bool = False
+              ) -> list[dict[str, Any]]:
+        """Every block's as_dict(fragment), in order. Where `spare()` gives an executor, the block is encoded there
         while the next layer is computed (at most two blocks wait, so that memory stays bounded)."""
         out: list[Any] = []
         waiting: deque[Future[dict[str, Any]]] = deque()
@@ -235,9 +237,9 @@ class PipelineRun:
             y, stats = self.compute(i)
             executor = spare() if spare is not None else None
             if executor is None:
-                out.append(self.encode(i, y, stats).as_dict())
+                out.append(self.encode(i, y, stats).as_dict(fragment))
                 continue
-            waiting.append(executor.submit(lambda i=i, y=y, stats=stats: self.encode(i, y, stats).as_dict()))
+            waiting.append(executor.submit(lambda i=i, y=y, stats=stats: self.encode(i, y, stats).as_dict(fragment)))
             out.append(waiting[-1])
             del y
             while len(waiting) > 2:
@@ -247,10 +249,10 @@ class PipelineRun:
 
 def run_pipeline(pixels: np.ndarray, layers: Any, *, max_side: int = DEFAULT_MAX_SIDE, encoding: str = "raw",
                  device: str = "cpu", plan: Plan | None = None,
-                 spare: Callable[[], Executor | None] | None = None) -> dict[str, Any]:
+                 spare: Callable[[], Executor | None] | None = None, fragment: bool = False) -> dict[str, Any]:
     """Validate, run and encode; the JSON-ready body of POST /api/v1/pipeline (without "ok").
-    `spare`: where blocks may be encoded meanwhile (PipelineRun.dicts)."""
+    `spare`: where blocks may be encoded meanwhile; `fragment`: maps as JSON already (PipelineRun.dicts)."""
     run = PipelineRun(pixels, layers, max_side=max_side, encoding=encoding, device=device, plan=plan)
-    inp, *rest = run.dicts(spare)
+    inp, *rest = run.dicts(spare, fragment)
     del inp["index"], inp["op"]
     return {"input": inp, "layers": rest, "device": str(device)}
