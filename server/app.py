@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.types import ASGIApp
 
-from . import __version__
+from . import __version__, allocator
 from .assets import STATIC_DIR, TEMPLATES_DIR, AssetTable
 from .compression import GZip
 from .compute import ComputeGate
@@ -70,6 +70,7 @@ async def _fill(gate: ComputeGate, cache: SampleCache) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    allocator.tune()  # feature maps reuse freed memory instead of faulting in fresh pages (allocator.py)
     # Each of max_concurrency jobs gets its share of the cores: more threads than cores makes OpenMP's
     # workers spin-wait on each other, and a 2-core machine then runs a pipeline several times slower.
     torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.max_concurrency))
