@@ -135,19 +135,19 @@ def _area_downsample(x: torch.Tensor, factor: int, hwc: bool = False) -> torch.T
     out_h, out_w = -(-height // factor), -(-width // factor)
     work = torch.float64 if x.dtype == torch.float64 else torch.float32
 
-    def zeros(axis: int, n: int, like: torch.Tensor) -> torch.Tensor:
-        shape = list(like.shape)
-        shape[axis] = n
-        return torch.zeros(shape, dtype=work, device=x.device)
+    def block_sums(src: torch.Tensor, axis: int, n: int, n_out: int) -> torch.Tensor:
+        # the first two offsets in one pass (they make every block of a factor-2 axis), then the rest in place
+        parts = [src.narrow(axis, d, n - d)[(slice(None),) * axis + (slice(None, None, factor),)].to(work)
+                 for d in range(min(factor, n))]
+        if len(parts) > 1 and parts[1].shape[axis] == n_out:
+            acc, rest = torch.add(parts[0], parts[1]), parts[2:]
+        else:
+            acc, rest = parts[0].clone(), parts[1:]
+        for part in rest:
+            acc.narrow(axis, 0, part.shape[axis]).add_(part)
+        return acc
 
-    rows = zeros(ay, out_h, x)
-    for dy in range(min(factor, height)):
-        part = x.narrow(ay, dy, height - dy)[(slice(None),) * ay + (slice(None, None, factor),)]
-        rows.narrow(ay, 0, part.shape[ay]).add_(part)
-    out = zeros(ax, out_w, rows)
-    for dx in range(min(factor, width)):
-        part = rows.narrow(ax, dx, width - dx)[(slice(None),) * ax + (slice(None, None, factor),)]
-        out.narrow(ax, 0, part.shape[ax]).add_(part)
+    out = block_sums(block_sums(x, ay, height, out_h), ax, width, out_w)
     row_n = torch.clamp(height - torch.arange(out_h, device=x.device) * factor, max=factor).to(work)
     col_n = torch.clamp(width - torch.arange(out_w, device=x.device) * factor, max=factor).to(work)
     counts = row_n[:, None] * col_n[None, :]
