@@ -11,11 +11,12 @@ import torch
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.types import ASGIApp
 
-from . import __version__
+from . import __version__, allocator
 from .assets import STATIC_DIR, TEMPLATES_DIR, AssetTable
+from .compression import GZip
 from .compute import ComputeGate
 from .errors import install_error_handlers
 from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
@@ -69,6 +70,7 @@ async def _fill(gate: ComputeGate, cache: SampleCache) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    allocator.tune()  # feature maps reuse freed memory instead of faulting in fresh pages (allocator.py)
     # Each of max_concurrency jobs gets its share of the cores: more threads than cores makes OpenMP's
     # workers spin-wait on each other, and a 2-core machine then runs a pipeline several times slower.
     torch.set_num_threads(settings.torch_threads or max(1, (os.cpu_count() or 1) // settings.max_concurrency))
@@ -96,8 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Streamed feature maps are incompressible and must reach the page frame by frame.
-    app.add_middleware(GZipMiddleware, minimum_size=1024,
+    # Streamed feature maps are incompressible and must reach the page frame by frame; a body worth
+    # compressing is compressed in the side pool (compression.py).
+    app.add_middleware(GZip, pool=app.state.gate.side, minimum_size=1024,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, FRAMES_MEDIA_TYPE))
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
                        uploads={"/api/v1/models": settings.max_model_bytes})

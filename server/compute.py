@@ -114,6 +114,12 @@ class ComputeGate:
         """Run fn (CPU work that is not a torch job) in the side pool, without a slot."""
         return await self.side.run(fn, *args, **kwargs)
 
+    def spare(self) -> Any:
+        """The side pool's executor while a slot is free and nobody waits (a job may then use an idle core for
+        work it can overlap, as the streamed pipeline's encoding does), else None. Read from any thread."""
+        idle = self.waiting == 0 and self.limiter.borrowed_tokens < self.limiter.total_tokens
+        return self.side.executor if idle else None
+
     @property
     def running(self) -> int:
         return int(self.limiter.borrowed_tokens)

@@ -38,11 +38,12 @@ def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
 
 
 def block_frame(block: Block) -> bytes:
-    maps, offset = [], 0
-    for m in block.maps:
-        maps.append(m.header() | {"offset": offset, "length": len(m.data)})
-        offset += len(m.data)
-    return frame({"event": "maps", **block.header(), "maps": maps}, b"".join(m.data for m in block.maps))
+    lengths, payload = block.stack.payload()
+    maps, offset = block.stack.headers(), 0
+    for m, length in zip(maps, lengths):
+        m["offset"], m["length"] = offset, length
+        offset += length
+    return frame({"event": "maps", **block.header(), "maps": maps}, payload)
 
 
 class FrameStream(Response):

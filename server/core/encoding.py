@@ -7,13 +7,11 @@ cross to the host. `encode_feature_maps` takes numpy or torch; `decode_quantised
 """
 from __future__ import annotations
 
-import base64
 import io
 import math
 import os
 import struct
 import zlib
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +19,7 @@ import torch
 from PIL import Image
 
 from convscope.core.exceptions import InvalidRequest
+from convscope.core.mapstack import EncodedMap, MapStack
 from convscope.core.threads import Threads
 
 Encoding = Literal["raw", "png", "f32"]
@@ -30,41 +29,6 @@ ENCODING_TEXT = ("raw: uint8 codes, row-major, 0 = the channel's min and 255 its
 # zlib releases the GIL, so one request's PNG maps compress in parallel, in threads the app's lifespan
 # opens and closes (elsewhere, one after another in the calling thread).
 PNG_THREADS = Threads("convscope-png", min(4, os.cpu_count() or 1))
-
-
-@dataclass(frozen=True, eq=False)
-class EncodedMap:
-    """One channel at display resolution: 0 = min, 255 = max ("raw", "png"), or float32 values ("f32").
-
-    Display pixel (i, j) is the mean of full-resolution rows [i·factor, (i+1)·factor) and
-    columns [j·factor, (j+1)·factor), clipped at the edges. min/max are from the full map.
-    """
-
-    channel: int
-    encoding: str
-    width: int
-    height: int
-    full_width: int
-    full_height: int
-    factor: int
-    min: float
-    max: float
-    data: bytes = field(repr=False)
-
-    @property
-    def scale(self) -> float:
-        """Display pixels per full-resolution pixel (1 / factor)."""
-        return 1.0 / self.factor
-
-    def header(self) -> dict[str, Any]:
-        return {"channel": self.channel, "encoding": self.encoding, "width": self.width,
-                "height": self.height, "full_width": self.full_width,
-                "full_height": self.full_height, "factor": self.factor, "scale": self.scale,
-                "min": self.min, "max": self.max}
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: `data` as base64 text."""
-        return self.header() | {"data": base64.b64encode(self.data).decode("ascii")}
 
 
 def check_encoding(encoding: Any, max_side: Any) -> None:
@@ -86,6 +50,11 @@ def encode_feature_maps(x: Any, *, max_side: int, encoding: Encoding = "raw") ->
     pixel back to full-resolution pixels exactly), one quantisation pass, all vectorised over
     channels. Non-finite values are ignored for min/max and clipped into range.
     """
+    return encode_stack(x, max_side=max_side, encoding=encoding).maps()
+
+
+def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw") -> MapStack:
+    """encode_feature_maps, kept as one MapStack (mapstack.py)."""
     check_encoding(encoding, max_side)
     t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
     if t.dim() == 2:
@@ -102,21 +71,20 @@ def encode_feature_maps(x: Any, *, max_side: int, encoding: Encoding = "raw") ->
     v = t.permute(1, 2, 0) if hwc else t
     lo, hi, finite = _channel_range(v, hwc)
     small = _area_downsample(v, factor, hwc)
+    out_h, out_w = (small.shape[:2] if hwc else small.shape[1:])
+    planes: Any
     if encoding == "f32":
-        planes = _chw(small, hwc).to(torch.float32).cpu().numpy()
-        blobs = [plane.astype("<f4").tobytes() for plane in planes]
+        values = np.ascontiguousarray(_chw(small, hwc).to(torch.float32).cpu().numpy(), dtype="<f4")
+        planes = values.reshape(channels, -1).view(np.uint8)
     else:
         codes = _chw(_quantise(small, lo, hi, finite, hwc), hwc).cpu().numpy()
         if encoding == "raw":
-            blobs = [plane.tobytes() for plane in codes]
+            planes = np.ascontiguousarray(codes).reshape(channels, -1)
         elif channels == 1:
-            blobs = [_png_bytes(codes[0])]
+            planes = [_png_bytes(codes[0])]
         else:
-            blobs = PNG_THREADS.map(_png_bytes, codes)
-    out_h, out_w = (small.shape[:2] if hwc else small.shape[1:])
-    lo_host, hi_host = lo.cpu().tolist(), hi.cpu().tolist()
-    return [EncodedMap(c, encoding, out_w, out_h, width, height, factor, lo_host[c], hi_host[c], blob)
-            for c, blob in enumerate(blobs)]
+            planes = PNG_THREADS.map(_png_bytes, codes)
+    return MapStack(encoding, out_w, out_h, width, height, factor, lo.cpu().tolist(), hi.cpu().tolist(), planes)
 
 
 def decode_quantised(m: EncodedMap) -> np.ndarray:
@@ -167,19 +135,19 @@ def _area_downsample(x: torch.Tensor, factor: int, hwc: bool = False) -> torch.T
     out_h, out_w = -(-height // factor), -(-width // factor)
     work = torch.float64 if x.dtype == torch.float64 else torch.float32
 
-    def zeros(axis: int, n: int, like: torch.Tensor) -> torch.Tensor:
-        shape = list(like.shape)
-        shape[axis] = n
-        return torch.zeros(shape, dtype=work, device=x.device)
+    def block_sums(src: torch.Tensor, axis: int, n: int, n_out: int) -> torch.Tensor:
+        # the first two offsets in one pass (they make every block of a factor-2 axis), then the rest in place
+        parts = [src.narrow(axis, d, n - d)[(slice(None),) * axis + (slice(None, None, factor),)].to(work)
+                 for d in range(min(factor, n))]
+        if len(parts) > 1 and parts[1].shape[axis] == n_out:
+            acc, rest = torch.add(parts[0], parts[1]), parts[2:]
+        else:
+            acc, rest = parts[0].clone(), parts[1:]
+        for part in rest:
+            acc.narrow(axis, 0, part.shape[axis]).add_(part)
+        return acc
 
-    rows = zeros(ay, out_h, x)
-    for dy in range(min(factor, height)):
-        part = x.narrow(ay, dy, height - dy)[(slice(None),) * ay + (slice(None, None, factor),)]
-        rows.narrow(ay, 0, part.shape[ay]).add_(part)
-    out = zeros(ax, out_w, rows)
-    for dx in range(min(factor, width)):
-        part = rows.narrow(ax, dx, width - dx)[(slice(None),) * ax + (slice(None, None, factor),)]
-        out.narrow(ax, 0, part.shape[ax]).add_(part)
+    out = block_sums(block_sums(x, ay, height, out_h), ax, width, out_w)
     row_n = torch.clamp(height - torch.arange(out_h, device=x.device) * factor, max=factor).to(work)
     col_n = torch.clamp(width - torch.arange(out_w, device=x.device) * factor, max=factor).to(work)
     counts = row_n[:, None] * col_n[None, :]

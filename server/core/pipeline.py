@@ -58,6 +58,7 @@ class Plan:
     training: frozenset[int] = frozenset()  # batch_norm2d layers normalising by the image's statistics
     pairs: dict[int, int | None] | None = None  # max_unpool2d → its max_pool2d (None: the registry's rule)
     bn_given: dict[int, dict[str, Any]] = field(default_factory=dict)  # the lab's batch-norm settings
+    weights_key: Any = None  # names weights that are the same from run to run (a model's), for caching
 
 
 def _fail(index: int, op: str, exc: ConvscopeError) -> ConvscopeError:

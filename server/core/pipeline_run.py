@@ -9,21 +9,31 @@ the statistics it used.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import torch
 
-from convscope.core.encoding import EncodedMap, check_encoding, encode_feature_maps
+from convscope.core.encoding import check_encoding, encode_stack
 from convscope.core.exceptions import InvalidRequest
 from convscope.core.layers import Layer
 from convscope.core.layers.forward import Runner
+from convscope.core.mapstack import EncodedMap, MapStack
 from convscope.core.pipeline import Plan, plan_pipeline
 from convscope.core.receptive import entries
 
 DEFAULT_MAX_SIDE = 256
 MAX_DISPLAY_SIDE = 1024
+_WEIGHTS_KEPT, _FIELDS_KEPT = 3, 64
+_weights_cache: OrderedDict[Any, tuple[Any, dict[str, dict[str, torch.Tensor]]]] = OrderedDict()
+_fields_cache: OrderedDict[Any, list[dict[str, Any]]] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
 @dataclass(eq=False)
@@ -33,7 +43,7 @@ class Block:
     index: int
     op: str
     shape: list[int]
-    maps: list[EncodedMap]
+    stack: MapStack
     field: dict[str, Any]
     sweep: dict[str, Any] | None = None
     stats: dict[str, Any] | None = None
@@ -50,8 +60,13 @@ class Block:
             out["stats"] = self.stats
         return out
 
-    def as_dict(self) -> dict[str, Any]:
-        return self.header() | {"maps": [m.as_dict() for m in self.maps]}
+    @property
+    def maps(self) -> list[EncodedMap]:
+        return self.stack.maps()
+
+    def as_dict(self, fragment: bool = False) -> dict[str, Any]:
+        """JSON-ready; with `fragment`, "maps" is already JSON (an orjson.Fragment, the same bytes)."""
+        return self.header() | {"maps": orjson.Fragment(self.stack.as_json()) if fragment else self.stack.as_dicts()}
 
 
 def check_display(max_side: Any, encoding: Any) -> tuple[int, str]:
@@ -64,12 +79,44 @@ def check_display(max_side: Any, encoding: Any) -> tuple[int, str]:
 
 def _torch_weights(plan: Plan, device: Any) -> dict[str, dict[str, torch.Tensor]]:
     """The plan's weights on the device; conv weights channels-last like the maps (mixed layouts make
-    torch's CPU convolutions convert on every call: ResNet-18's forward 97 → 68 ms on one thread)."""
+    torch's CPU convolutions convert on every call: ResNet-18's forward 97 → 68 ms on one thread).
+    A model's (plan.weights_key) are kept for its next run: the copies cost ResNet-18 13 ms a request."""
     def tensor(v: np.ndarray) -> torch.Tensor:
         t = torch.as_tensor(v, device=device)
         return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
-    return {name: {k: tensor(v) for k, v in params.items()} for name, params in plan.weights.items()}
+    key = None if plan.weights_key is None else (plan.weights_key, str(device))
+    with _cache_lock:
+        held = _weights_cache.get(key) if key is not None else None
+        if held is not None and held[0] is plan.weights:
+            _weights_cache.move_to_end(key)
+            return dict(held[1])
+    made = {name: {k: tensor(v) for k, v in params.items()} for name, params in plan.weights.items()}
+    if key is not None:
+        with _cache_lock:
+            _weights_cache[key] = (plan.weights, made)
+            while len(_weights_cache) > _WEIGHTS_KEPT:
+                _weights_cache.popitem(last=False)
+    return dict(made)
+
+
+def _fields(shape: tuple[int, ...], network: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each entry's receptive-field geometry (the input's first), as the blocks carry it; the same network
+    on the same shape (a model, run after run) is worked out once."""
+    key = (shape, orjson.dumps(network, option=orjson.OPT_SORT_KEYS))
+    with _cache_lock:
+        held = _fields_cache.get(key)
+        if held is not None:
+            _fields_cache.move_to_end(key)
+            return [dict(f) for f in held]
+    made = [e.to_json() for e in entries(shape, network)]  # type: ignore[arg-type]
+    for f in made:
+        f.pop("name", None)
+    with _cache_lock:
+        _fields_cache[key] = made
+        while len(_fields_cache) > _FIELDS_KEPT:
+            _fields_cache.popitem(last=False)
+    return [dict(f) for f in made]
 
 
 def make_runner(plan: Plan, device: Any, *, keep: bool = False) -> Runner:
@@ -142,9 +189,7 @@ class PipelineRun:
         shape = tuple(int(v) for v in pixels.shape)
         self.plan = plan_pipeline(shape, layers) if plan is None else plan  # type: ignore[arg-type]
         self.stack = self.plan.stack
-        self.fields = [e.to_json() for e in entries(shape, self.plan.network)]  # type: ignore[arg-type]
-        for f in self.fields:
-            f.pop("name", None)
+        self.fields = _fields(shape, self.plan.network)
         self.runner = make_runner(self.plan, device)
 
     def __len__(self) -> int:
@@ -165,7 +210,7 @@ class PipelineRun:
         return y, stats
 
     def encode(self, i: int, y: torch.Tensor, stats: dict[str, Any] | None) -> Block:
-        maps = encode_feature_maps(as_maps(y[0]), max_side=self.max_side, encoding=self.encoding)  # type: ignore[arg-type]
+        maps = encode_stack(as_maps(y[0]), max_side=self.max_side, encoding=self.encoding)  # type: ignore[arg-type]
         if i == -1:
             return Block(-1, "input", list(y.shape[1:]), maps, self.fields[0])
         p = self.stack[i]
@@ -182,12 +227,32 @@ class PipelineRun:
     def blocks(self) -> list[Block]:
         return [self.input_block(), *(self.step(i) for i in range(len(self)))]
 
+    def dicts(self, spare: Callable[[], Executor | None] | None = None, fragment: bool = False
+              ) -> list[dict[str, Any]]:
+        """Every block's as_dict(fragment), in order. Where `spare()` gives an executor, the block is encoded there
+        while the next layer is computed (at most two blocks wait, so that memory stays bounded)."""
+        out: list[Any] = []
+        waiting: deque[Future[dict[str, Any]]] = deque()
+        for i in range(-1, len(self)):
+            y, stats = self.compute(i)
+            executor = spare() if spare is not None else None
+            if executor is None:
+                out.append(self.encode(i, y, stats).as_dict(fragment))
+                continue
+            waiting.append(executor.submit(lambda i=i, y=y, stats=stats: self.encode(i, y, stats).as_dict(fragment)))
+            out.append(waiting[-1])
+            del y
+            while len(waiting) > 2:
+                waiting.popleft().result()
+        return [item.result() if isinstance(item, Future) else item for item in out]
+
 
 def run_pipeline(pixels: np.ndarray, layers: Any, *, max_side: int = DEFAULT_MAX_SIDE, encoding: str = "raw",
-                 device: str = "cpu", plan: Plan | None = None) -> dict[str, Any]:
-    """Validate, run and encode; the JSON-ready body of POST /api/v1/pipeline (without "ok")."""
+                 device: str = "cpu", plan: Plan | None = None,
+                 spare: Callable[[], Executor | None] | None = None, fragment: bool = False) -> dict[str, Any]:
+    """Validate, run and encode; the JSON-ready body of POST /api/v1/pipeline (without "ok").
+    `spare`: where blocks may be encoded meanwhile; `fragment`: maps as JSON already (PipelineRun.dicts)."""
     run = PipelineRun(pixels, layers, max_side=max_side, encoding=encoding, device=device, plan=plan)
-    first, *rest = run.blocks()
-    inp = first.as_dict()
+    inp, *rest = run.dicts(spare, fragment)
     del inp["index"], inp["op"]
-    return {"input": inp, "layers": [b.as_dict() for b in rest], "device": str(device)}
+    return {"input": inp, "layers": rest, "device": str(device)}

@@ -94,7 +94,8 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
 
     def work() -> tuple[DecodedImage, dict[str, Any]]:
         made, (pixels, layers, plan, extra) = _source(request, body, image)
-        return made, {**extra, **run_pipeline(pixels, layers, plan=plan, **args)}
+        return made, {**extra, **run_pipeline(pixels, layers, plan=plan, spare=gate.spare, fragment=True,
+                                                 **args)}
 
     made, result = await gate.run(work)
     # Base64 of quantised maps barely compresses, and gzip of a 50 MB body costs 20× the compute

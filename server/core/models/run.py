@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..exceptions import InvalidRequest
-from ..layers import is_int, walk
+from ..layers import Layer, is_int, walk
 from ..pipeline import Plan, check_caps
 from . import catalogue
 from .store import ModelStore
@@ -42,6 +42,8 @@ _KEYS = ("id", "seed", "normalize")
 _CACHE_BYTES = 1 << 30  # random and trained catalogue weights kept between requests
 _cache: OrderedDict[tuple[str, Any], dict[str, dict[str, np.ndarray]]] = OrderedDict()
 _cache_lock = threading.Lock()
+_STRUCTURES_KEPT = 32
+_structures: OrderedDict[tuple[str, str], tuple[dict[str, Any], list[Layer]]] = OrderedDict()
 
 
 def _cached(key: tuple[str, Any], make: Any) -> dict[str, dict[str, np.ndarray]] | None:
@@ -58,6 +60,23 @@ def _cached(key: tuple[str, Any], make: Any) -> dict[str, dict[str, np.ndarray]]
                 and len(_cache) > 1:
             _cache.popitem(last=False)
     return value
+
+
+def _structure(key: tuple[str, str], make: Any) -> tuple[dict[str, Any], list[Layer]]:
+    """A model's network and its checked layer stack, walked once per model (both are only read after)."""
+    with _cache_lock:
+        held = _structures.get(key)
+    if held is None:
+        network = make()
+        shape = tuple(network["input_shape"])
+        stack = walk(list(shape), network["layers"])
+        check_caps(stack, shape)
+        held = network, stack
+        with _cache_lock:
+            _structures[key] = held
+            while len(_structures) > _STRUCTURES_KEPT:
+                _structures.popitem(last=False)
+    return held[0], list(held[1])
 
 
 def random_weights(network: dict[str, Any], seed: int) -> dict[str, dict[str, np.ndarray]]:
@@ -102,8 +121,9 @@ def check_ref(ref: Any) -> tuple[str, int, str | None]:
 def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str, Any]]:
     """The model's plan (network, weights) and what the response says about it."""
     model_id, seed, normalize = check_ref(ref)
+    key: Any
     if model_id in catalogue.MODEL_IDS:
-        network = catalogue.network(model_id)
+        network, stack = _structure(("catalogue", model_id), lambda: catalogue.network(model_id))
         trained = _cached(("trained", model_id, weights_dir),
                           lambda: trained_weights(weights_dir, model_id, network))
         if trained is not None:
@@ -111,6 +131,7 @@ def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str,
         else:
             weights, kind = _cached(("random", model_id, seed), lambda: random_weights(network, seed)), "random"
         meta: dict[str, Any] = {"id": model_id, "title": catalogue.describe(model_id)["title"], "weights": kind}
+        key = ("trained", model_id, weights_dir) if kind == "trained" else ("random", model_id, seed)
         if kind == "random":
             meta["seed"] = seed
         normalize = normalize or "imagenet"
@@ -118,19 +139,18 @@ def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str,
         if len(model_id) != 64:
             catalogue.describe(model_id)  # the NotFound naming the closest catalogue id
         stored = store.get(model_id)
-        network = stored.model.network()
+        network, stack = _structure(("uploaded", stored.id), stored.model.network)
         weights, normalize = stored.model.weights, normalize or "none"
         meta = {"id": stored.id, "weights": "uploaded"}
+        key = ("uploaded", stored.id)
     shape = tuple(network["input_shape"])
     if normalize == "imagenet" and shape[0] != 3:
         raise InvalidRequest(f"normalize 'imagenet' is for 3-channel models; this one takes {shape[0]}.",
                              ["model", "normalize"])
-    stack = walk(list(shape), network["layers"])
-    check_caps(stack, shape)
     meta["input"] = {"shape": list(shape), "normalize": normalize, "resize": "cover, centre crop"}
     if normalize == "imagenet":
         meta["input"] |= {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
-    return Plan(shape, stack, network["layers"], weights), meta  # type: ignore[arg-type]
+    return Plan(shape, stack, network["layers"], weights, weights_key=key), meta  # type: ignore[arg-type]
 
 
 def model_input(pixels: np.ndarray, shape: tuple[int, ...], normalize: str) -> np.ndarray:

@@ -1,0 +1,154 @@
+"""Encoded feature maps as values: one channel (EncodedMap) or a whole map stack (MapStack), as encoding.py
+makes them, and their JSON form (base64 data)."""
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedMap:
+    """One channel at display resolution: 0 = min, 255 = max ("raw", "png"), or float32 values ("f32").
+
+    Display pixel (i, j) is the mean of full-resolution rows [i·factor, (i+1)·factor) and
+    columns [j·factor, (j+1)·factor), clipped at the edges. min/max are from the full map.
+    """
+
+    channel: int
+    encoding: str
+    width: int
+    height: int
+    full_width: int
+    full_height: int
+    factor: int
+    min: float
+    max: float
+    data: bytes = field(repr=False)
+
+    @property
+    def scale(self) -> float:
+        """Display pixels per full-resolution pixel (1 / factor)."""
+        return 1.0 / self.factor
+
+    def header(self) -> dict[str, Any]:
+        return {"channel": self.channel, "encoding": self.encoding, "width": self.width,
+                "height": self.height, "full_width": self.full_width,
+                "full_height": self.full_height, "factor": self.factor, "scale": self.scale,
+                "min": self.min, "max": self.max}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: `data` as base64 text."""
+        return self.header() | {"data": base64.b64encode(self.data).decode("ascii")}
+
+
+@dataclass(eq=False)
+class MapStack:
+    """Every channel of one map stack, encoded alike (encoding.encode_stack); `maps()` is the EncodedMap list.
+
+    `planes` holds the channels' bytes: one C×n uint8 array ("raw", "f32": n bytes each) or a list of PNG
+    files. `as_dicts()` writes the JSON maps with one base64 pass for the whole stack, so a network of
+    thousands of channels costs no Python object per channel beyond its dict.
+    """
+
+    encoding: str
+    width: int
+    height: int
+    full_width: int
+    full_height: int
+    factor: int
+    lo: list[float]
+    hi: list[float]
+    planes: Any = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.lo)
+
+    def blobs(self) -> list[bytes]:
+        if isinstance(self.planes, np.ndarray):
+            return [plane.tobytes() for plane in self.planes]
+        return list(self.planes)
+
+    def maps(self) -> list[EncodedMap]:
+        return [EncodedMap(c, self.encoding, self.width, self.height, self.full_width, self.full_height, self.factor,
+                           self.lo[c], self.hi[c], blob) for c, blob in enumerate(self.blobs())]
+
+    def payload(self) -> tuple[list[int], bytes]:
+        """Each channel's byte length, and the channels' bytes back to back (a streamed frame's payload)."""
+        if isinstance(self.planes, np.ndarray):
+            return [self.planes.shape[1]] * len(self), self.planes.tobytes()
+        return [len(b) for b in self.planes], b"".join(self.planes)
+
+    def headers(self) -> list[dict[str, Any]]:
+        """EncodedMap.header() of every channel."""
+        enc, w, h, fw, fh, f = (self.encoding, self.width, self.height, self.full_width, self.full_height,
+                                self.factor)
+        scale = 1.0 / f
+        return [{"channel": c, "encoding": enc, "width": w, "height": h, "full_width": fw, "full_height": fh,
+                 "factor": f, "scale": scale, "min": lo, "max": hi} for c, (lo, hi) in enumerate(zip(self.lo, self.hi))]
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        """EncodedMap.as_dict() of every channel."""
+        texts = base64_rows(self.planes) if isinstance(self.planes, np.ndarray) else [
+            base64.b64encode(b).decode("ascii") for b in self.planes]
+        enc, w, h, fw, fh, f = (self.encoding, self.width, self.height, self.full_width, self.full_height,
+                                self.factor)
+        scale = 1.0 / f
+        return [{"channel": c, "encoding": enc, "width": w, "height": h, "full_width": fw, "full_height": fh,
+                 "factor": f, "scale": scale, "min": lo, "max": hi, "data": text}
+                for c, (lo, hi, text) in enumerate(zip(self.lo, self.hi, texts))]
+
+
+    def as_json(self) -> bytes:
+        """orjson.dumps(self.as_dicts()), byte for byte, written without a dict per channel: the numbers as
+        orjson writes them, the channels' base64 from one pass, joined once."""
+        dumps = orjson.dumps
+        common = (b',"encoding":%s,"width":%d,"height":%d,"full_width":%d,"full_height":%d,"factor":%d,"scale":%s'
+                  % (dumps(self.encoding), self.width, self.height, self.full_width, self.full_height, self.factor,
+                     dumps(1.0 / self.factor)))
+        head = b'{"channel":%d' + common.replace(b"%", b"%%") + b',"min":%s,"max":%s,"data":"'
+        los, his = dumps(self.lo)[1:-1].split(b","), dumps(self.hi)[1:-1].split(b",")
+        if isinstance(self.planes, np.ndarray):
+            texts, tail = _base64_block(self.planes)
+        else:
+            texts, tail = [base64.b64encode(b) for b in self.planes], b""
+        end = tail + b'"}'
+        parts: list[Any] = []
+        for c, (lo, hi, text) in enumerate(zip(los, his, texts)):
+            parts += (b"," if c else b"[", head % (c, lo, hi), text, end)
+        parts.append(b"]")
+        return b"".join(parts)
+
+
+def _base64_block(rows: np.ndarray) -> tuple[list[Any], bytes]:
+    """Each row's base64 as views into one encoding of the block, less its padding, and that padding."""
+    channels, n = rows.shape
+    pad = -n % 3
+    if pad:
+        padded = np.zeros((channels, n + pad), np.uint8)
+        padded[:, :n] = rows
+        rows = padded
+    text = memoryview(binascii.b2a_base64(np.ascontiguousarray(rows).data, newline=False))
+    step = (n + pad) // 3 * 4
+    return [text[i:i + step - pad] for i in range(0, len(text), step)], b"=" * pad
+
+
+def base64_rows(rows: np.ndarray) -> list[str]:
+    """base64 of each row of a C×n uint8 array, as b64encode(row) writes it, in one pass: rows padded with
+    zeros to whole 3-byte groups encode alike up to their last group, whose padding then becomes '='."""
+    channels, n = rows.shape
+    pad = -n % 3
+    if pad:
+        padded = np.zeros((channels, n + pad), np.uint8)
+        padded[:, :n] = rows
+        rows = padded
+    text = binascii.b2a_base64(np.ascontiguousarray(rows).data, newline=False).decode("ascii")
+    step = (n + pad) // 3 * 4
+    if not pad:
+        return [text[i:i + step] for i in range(0, len(text), step)]
+    tail = "=" * pad
+    return [text[i:i + step - pad] + tail for i in range(0, len(text), step)]
