@@ -23,6 +23,7 @@ from .frames import MEDIA_TYPE as FRAMES_MEDIA_TYPE
 from .core.encoding import PNG_THREADS
 from .core.images import ImageStore
 from .core.models.store import ModelStore
+from .core.models.weights_store import WeightsStore
 from .core.samples import SampleCache
 from .routes import arithmetic, course, docs, exercises, health, images, lab, models, ops, pages, views
 from .security import BodyLimit, HeadAsGet, outermost
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gate = ComputeGate(settings.max_concurrency, settings.max_queue, settings.queue_timeout_s)
     app.state.images = ImageStore(settings.image_cache_bytes)
     app.state.models = ModelStore(settings.model_cache_bytes)
+    app.state.weights = WeightsStore(settings.weights_cache_bytes)
     app.state.samples = SampleCache(settings.image_max_side)  # filled at start-up (lifespan)
     app.state.assets = assets = AssetTable()
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -103,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZip, pool=app.state.gate.side, minimum_size=1024,
                        exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, FRAMES_MEDIA_TYPE))
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes,
-                       uploads={"/api/v1/models": settings.max_model_bytes})
+                       uploads={"/api/v1/models/*/weights": settings.max_weights_bytes,
+                                "/api/v1/models": settings.max_model_bytes})
     app.add_middleware(HeadAsGet)
     log.info("convscope %s computing on %s", __version__, app.state.device)
     return app

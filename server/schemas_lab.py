@@ -29,9 +29,11 @@ Unit = documented({"type": "object", "description": "layer: 0 is the image, k th
 
 
 ModelRef = documented({"type": "object", "description": 'In place of layers: {"id": "<catalogue id or an uploaded '
-                       'model\'s sha256>"}, optionally "seed" (random catalogue weights) and "normalize" '
+                       'model\'s sha256>"}, optionally "seed" (random catalogue weights), "weights" (a catalogue '
+                       'model: the id POST /api/v1/models/{id}/weights returned) and "normalize" '
                        '("imagenet" or "none"). The input map is then the tensor the model receives (README, '
                        '"Models on a photo").', "properties": {"id": {"type": "string"}, "seed": _INT,
+                                                               "weights": {"type": "string"},
                                                                "normalize": {"type": "string",
                                                                              "enum": ["imagenet", "none"]}}})
 

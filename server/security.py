@@ -192,6 +192,14 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, no_body)
 
 
+def _under(path: str, prefix: str) -> bool:
+    """The path is the prefix or below it; a `*` segment of the prefix matches any one segment."""
+    if "*" not in prefix:
+        return path == prefix or path.startswith(prefix + "/")
+    want, got = prefix.split("/"), path.split("/")
+    return len(got) >= len(want) and all(w in ("*", g) for w, g in zip(want, got))
+
+
 class BodyLimit:
     """Refuse bodies past the cap with the 413 envelope.
 
@@ -211,8 +219,7 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        cap = next((c for prefix, c in self.uploads.items() if path == prefix or path.startswith(prefix + "/")),
-                   self.max_body)
+        cap = next((c for prefix, c in self.uploads.items() if _under(path, prefix)), self.max_body)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > cap:
             await self._refuse(scope, receive, send, cap)

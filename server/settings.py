@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     image_cache_bytes: int = _count(512 * _MiB, 1, "in-memory image cache", unit="bytes")
     max_model_bytes: int = _count(64 * _MiB, 1, "largest ONNX upload", unit="bytes")
     model_cache_bytes: int = _count(_GiB, 1, "in-memory store of uploaded models' weights", unit="bytes")
+    max_weights_bytes: int = _count(576 * _MiB, 1, "largest safetensors upload (VGG-16 in float32 fits)",
+                                    unit="bytes")
+    weights_cache_bytes: int = _count(_GiB, 1, "in-memory store of uploaded catalogue weights (float32)",
+                                      unit="bytes")
     weights_dir: str = Field("", description="folder of trained catalogue weights, `<id>.safetensors` "
                                              "(torchvision's keys); empty: none")
     max_concurrency: int = _count(2, 1, "torch jobs at once", 256)

@@ -57,7 +57,8 @@ def _source(request: Request, body: Any, image: Callable[[], DecodedImage],
         return made, (made.pixels, body.layers, None, {})
     if body.layers:
         raise InvalidRequest("Give layers or model, not both: a model brings its own layers.", ["layers"])
-    plan, meta = model_run.load(body.model, model_store_of(request), settings_of(request).weights_dir)
+    plan, meta = model_run.load(body.model, model_store_of(request), settings_of(request).weights_dir,
+                                 request.app.state.weights)
     pixels = model_run.model_input(made.pixels, plan.input_shape, meta["input"]["normalize"])
     return made, (pixels, None, plan, {"model": meta})
 

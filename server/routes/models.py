@@ -1,4 +1,5 @@
-"""GET /api/v1/models[/{id}] (the catalogue) and POST /api/v1/models (a student's ONNX file, held in memory)."""
+"""GET /api/v1/models[/{id}] (the catalogue), POST /api/v1/models (a student's ONNX file, held in memory) and
+POST /api/v1/models/{id}/weights (trained weights for a catalogue model, held in memory)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from ..core.exceptions import InvalidRequest
 from ..core.layers import summarize
 from ..core.models import catalogue
 from ..core.models.store import ModelStore
@@ -62,3 +64,25 @@ async def upload_model(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "id": stored.id, "network": network, "input_shape": stored.model.input_shape,
                          "layers": len(network["layers"]), "params": summary["total_params"],
                          "notes": stored.model.notes})
+
+
+@router.post("/models/{model_id}/weights", responses=ERRORS, openapi_extra=FILE_UPLOAD,
+             summary="Upload trained weights for a catalogue model (multipart field `file`, safetensors)",
+             description="A safetensors file of the model's torchvision state_dict. Its header (length, dtypes, "
+                         "every key and shape) is checked against the model before any array is made; a pickle "
+                         "(.pth) is refused unopened. Held in memory only and bounded: run it with "
+                         '`"model": {"id": "<catalogue id>", "weights": "<the returned id>"}` on /pipeline and '
+                         "/pipeline/probe; an evicted id is a 404.")
+async def upload_weights(model_id: str, request: Request) -> JSONResponse:
+    if model_id not in catalogue.MODEL_IDS:
+        if len(model_id) == 64:
+            raise InvalidRequest("Weights are uploaded for a catalogue model; an uploaded ONNX model carries its "
+                                 "own.", ["model_id"])
+        catalogue.describe(model_id)  # the NotFound naming the closest catalogue id
+    s = settings_of(request)
+    upload = await read_upload(request, field_name="file", max_bytes=s.max_weights_bytes)
+    store = request.app.state.weights
+    held = await gate_of(request).run(store.put, model_id, upload.data, max_bytes=s.max_weights_bytes)
+    return JSONResponse({"ok": True, "id": held.id, "model": model_id, "tensors": held.tensors,
+                         "values": sum(a.size for p in held.weights.values() for a in p.values()),
+                         "bytes": held.nbytes, "use": {"model": {"id": model_id, "weights": held.id}}})

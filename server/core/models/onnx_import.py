@@ -7,6 +7,8 @@ export instead). External-data tensors are refused too: the server never opens a
 Translated operators (opset 9 and later, as `torch.onnx.export` writes them):
     Conv, ConvTranspose                      conv2d / conv_transpose2d (weight, bias)
     MaxPool, AveragePool, GlobalAveragePool  max_pool2d / avg_pool2d / adaptive_avg_pool2d(1)
+    MaxUnpool (indices of a MaxPool)         max_unpool2d: it must be the pool the server's rule pairs it with
+                                             (the latest unpaired max_pool2d whose shapes mirror it), else 422
     BatchNormalization                       batch_norm2d (eval: the running statistics of the file)
     Relu, Clip(0, 6), LeakyRelu, Sigmoid, Tanh   relu, relu6, leaky_relu, sigmoid, tanh
     Add, Concat (axis 1)                     add, concat (the network's merges)
@@ -30,7 +32,7 @@ from ..exceptions import InvalidRequest, TooLarge, Unsupported
 
 MAX_NODES = 4000
 MAX_WEIGHT_VALUES = 160_000_000  # float32 values over all initializers: VGG-16's 138 M fits
-SUPPORTED = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
+SUPPORTED = ("Conv", "ConvTranspose", "MaxPool", "MaxUnpool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
              "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "Add", "Concat", "Resize", "Upsample", "Flatten",
              "Reshape", "Gemm", "MatMul", "Dropout", "Identity", "Constant")
 _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}
@@ -95,11 +97,15 @@ class _Translator:
         self.weights: dict[str, dict[str, np.ndarray]] = {}
         self.names: set[str] = {"input"}
         self.notes: list[str] = []
+        self.pool_of: dict[str, str] = {}  # a MaxPool's indices tensor → that pool's layer
+        self.unpools: dict[str, tuple[str, str]] = {}  # unpool layer → (its pool layer, the node's name)
 
     def run(self) -> Translated:
         input_shape = self._input()
         for node in self.graph.node:
             self._node(node)
+        if self.unpools:
+            self._check_pairs(input_shape)
         outputs = [o.name for o in self.graph.output]
         if outputs and self.layers and self.source.get(outputs[0]) != self.layers[-1]["name"]:
             self.notes.append(f"The model's output is {self.source.get(outputs[0], outputs[0])!r}; layers after "
@@ -160,6 +166,27 @@ class _Translator:
             self.weights[layer["name"]] = {k: v.astype(np.float32) for k, v in weights.items()}
         self.layers.append(layer)
         self.source[node.output[0]] = layer["name"]
+        if op == "MaxPool" and len(node.output) > 1 and node.output[1]:
+            self.pool_of[node.output[1]] = layer["name"]
+        if op == "MaxUnpool":
+            self.unpools[layer["name"]] = (self.pool_of[node.input[1]], node.name or node.output[0])
+
+    def _check_pairs(self, input_shape: list[int]) -> None:
+        """Each unpool reads the indices of the pool the pipeline pairs it with (layers.forward.unpool_pairs)."""
+        from ..layers import walk
+        from ..layers.forward import unpool_pairs
+        stack = walk(list(input_shape), self.layers)
+        pairs = unpool_pairs(stack)
+        for layer in stack:
+            if layer.name in self.unpools:
+                pool, node = self.unpools[layer.name]
+                paired = pairs.get(layer.index)
+                got = stack[paired].name if paired is not None else None
+                if got != pool:
+                    raise InvalidRequest(f"Node {node!r} (MaxUnpool) reads the indices of {pool!r}, but the server "
+                                         "pairs an unpool with the latest unpaired max pool whose shapes mirror it "
+                                         f"({got or 'none here'}); nest the pool/unpool pairs as SegNet does.",
+                                         ["file"])
 
     def _read(self, node: Any, i: int) -> str:
         name = node.input[i]
@@ -228,8 +255,22 @@ class _Translator:
         return layer
 
     def _maxpool(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:
+        if len(node.output) > 1 and node.output[1] and int(a.get("storage_order", 0)) != 0:
+            raise InvalidRequest(f"Node {node.name!r} (MaxPool) numbers its indices column-major (storage_order "
+                                 "1); torch's are row-major.", ["file"])
         return {"op": "max_pool2d", "kernel_size": list(a["kernel_shape"]), "ceil_mode": bool(a.get("ceil_mode", 0)),
                 "stride": list(a.get("strides", a["kernel_shape"])), **self._spatial(node, a)}
+
+    def _maxunpool(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:
+        if len(node.input) < 2 or node.input[1] not in self.pool_of:
+            raise InvalidRequest(f"Node {node.name!r} (MaxUnpool) takes indices that no MaxPool's second output "
+                                 "gives; the server unpools with the indices of an earlier max pool.", ["file"])
+        layer: dict[str, Any] = {"op": "max_unpool2d", "kernel_size": list(a["kernel_shape"]),
+                                 "stride": list(a.get("strides", a["kernel_shape"])), **self._spatial(node, a)}
+        if len(node.input) > 2 and node.input[2]:
+            shape = self._const(node, 2, "output_shape").reshape(-1).tolist()
+            layer["output_size"] = [int(v) for v in shape[-2:]]
+        return layer
 
     def _averagepool(self, node: Any, a: dict[str, Any]) -> dict[str, Any]:
         # ONNX's default excludes the padding from the divisor; torch's includes it: say which, always.

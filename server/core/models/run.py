@@ -2,7 +2,8 @@
 
 The id is a catalogue id (catalogue.py) or an uploaded ONNX model's sha256 (store.py). Its weights:
     uploaded     the file's initializers, as translated (onnx_import.py)
-    catalogue    the course's trained weights when `<weights_dir>/<id>.safetensors` exists (weights.py),
+    catalogue    with `"weights": "<id>"`, the safetensors file uploaded for it (weights_store.py);
+                 else the course's trained weights when `<weights_dir>/<id>.safetensors` exists (weights.py),
                  else seeded random ones: every conv, transposed conv and linear weight N(0, 2 / fan_in)
                  (He; fan_in = weight.shape[1] · kH · kW, torch's convention), from numpy's PCG64 with
                  the request's `seed` (default 0), in layer order; biases 0; batch norms γ 1, β 0,
@@ -33,12 +34,13 @@ from ..layers import Layer, is_int, walk
 from ..pipeline import Plan, check_caps
 from . import catalogue
 from .store import ModelStore
+from .weights_store import WeightsStore
 from .weights import parameter_shapes, trained_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 NORMALIZE = ("imagenet", "none")
-_KEYS = ("id", "seed", "normalize")
+_KEYS = ("id", "seed", "normalize", "weights")
 _CACHE_BYTES = 1 << 30  # random and trained catalogue weights kept between requests
 _cache: OrderedDict[tuple[str, Any], dict[str, dict[str, np.ndarray]]] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -101,7 +103,7 @@ def random_weights(network: dict[str, Any], seed: int) -> dict[str, dict[str, np
     return out
 
 
-def check_ref(ref: Any) -> tuple[str, int, str | None]:
+def check_ref(ref: Any) -> tuple[str, int, str | None]:  # model.weights is read by load
     if not isinstance(ref, dict) or not isinstance(ref.get("id"), str):
         raise InvalidRequest('model must be {"id": "<catalogue id or an uploaded model\'s sha256>"}, optionally '
                              'with "seed" and "normalize".', ["model"])
@@ -118,11 +120,26 @@ def check_ref(ref: Any) -> tuple[str, int, str | None]:
     return ref["id"], seed, normalize
 
 
-def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str, Any]]:
+def load(ref: Any, store: ModelStore, weights_dir: str, uploaded: WeightsStore | None = None,
+         ) -> tuple[Plan, dict[str, Any]]:
     """The model's plan (network, weights) and what the response says about it."""
     model_id, seed, normalize = check_ref(ref)
     key: Any
-    if model_id in catalogue.MODEL_IDS:
+    if "weights" in ref and model_id not in catalogue.MODEL_IDS:
+        if len(model_id) != 64:
+            catalogue.describe(model_id)  # the NotFound naming the closest catalogue id
+        raise InvalidRequest("model.weights is for a catalogue model; an uploaded ONNX model runs with its own "
+                             "weights.", ["model", "weights"])
+    if "weights" in ref:
+        if uploaded is None:
+            raise InvalidRequest("This server holds no uploaded weights.", ["model", "weights"])
+        held = uploaded.get(model_id, ref["weights"])
+        network, stack = _structure(("catalogue", model_id), lambda: catalogue.network(model_id))
+        weights, normalize = held.weights, normalize or "imagenet"
+        meta: dict[str, Any] = {"id": model_id, "title": catalogue.describe(model_id)["title"],
+                                "weights": "uploaded", "weights_id": held.id}
+        key = ("uploaded-weights", model_id, held.id)
+    elif model_id in catalogue.MODEL_IDS:
         network, stack = _structure(("catalogue", model_id), lambda: catalogue.network(model_id))
         trained = _cached(("trained", model_id, weights_dir),
                           lambda: trained_weights(weights_dir, model_id, network))
@@ -130,7 +147,7 @@ def load(ref: Any, store: ModelStore, weights_dir: str) -> tuple[Plan, dict[str,
             weights, kind = trained, "trained"
         else:
             weights, kind = _cached(("random", model_id, seed), lambda: random_weights(network, seed)), "random"
-        meta: dict[str, Any] = {"id": model_id, "title": catalogue.describe(model_id)["title"], "weights": kind}
+        meta = {"id": model_id, "title": catalogue.describe(model_id)["title"], "weights": kind}
         key = ("trained", model_id, weights_dir) if kind == "trained" else ("random", model_id, seed)
         if kind == "random":
             meta["seed"] = seed

@@ -90,15 +90,16 @@ def read_safetensors(data: bytes, expected: dict[str, dict[str, tuple[int, ...]]
     if problems:
         raise InvalidRequest("The weights do not fit this model (torchvision's state_dict keys expected): "
                              + "; ".join(problems) + ".", ["file"])
+    for key, meta in given.items():  # every dtype before any array is made
+        if meta["dtype"] not in _DTYPES:
+            raise InvalidRequest(f"{key} is stored as {meta['dtype']}; weights must be floating point "
+                                 "(F32, F16, BF16 or F64).", ["file"])
     body = memoryview(data)[8 + struct.unpack("<Q", data[:8])[0]:]
     out: dict[str, dict[str, np.ndarray]] = {}
     for key, meta in given.items():
         layer, _, param = key.rpartition(".")
         start, end = meta["data_offsets"]
-        dtype = _DTYPES.get(meta["dtype"], "unknown")
-        if dtype == "unknown":
-            raise InvalidRequest(f"{key} is stored as {meta['dtype']}; weights must be floating point "
-                                 "(F32, F16, BF16 or F64).", ["file"])
+        dtype = _DTYPES[meta["dtype"]]
         raw = body[start:end]
         if dtype is None:  # bfloat16: the top half of a float32
             array = (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
