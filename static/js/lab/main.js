@@ -4,6 +4,7 @@ import { LayerEditor } from "./editor.js";
 import { mapsOf, streamPipeline } from "./frames.js";
 import { MapBoard, heatBitmap } from "./maps.js";
 import { probeUnit } from "./probe.js";
+import { bindDrawer } from "../stage.js";
 import { ImageSource } from "./source.js";
 import { Sweep } from "./sweep.js";
 
@@ -270,6 +271,7 @@ function bindPresenter() {
     if (state.body && !state.live) run();  // the maps are drawn again at presenter size
   };
   button.addEventListener("click", toggle);
+  bindDrawer();  // presenter mode: the image and layers panel is a drawer, opened by "image & layers…"
   document.addEventListener("keydown", (e) => {
     const tag = e.target.tagName;
     if (e.ctrlKey || e.metaKey || e.altKey || ["INPUT", "SELECT", "TEXTAREA"].includes(tag)) return;
