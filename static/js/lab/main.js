@@ -49,9 +49,8 @@ function workSide() {
 /** Every edit: the URL follows, the preset menu names what the layers are, the maps are marked stale and re-run. */
 function edited() {
   if (!state.ready) return;
-  saveUrl();
-  showPreset();
   scheduleRun();
+  queueMicrotask(() => { saveUrl(); showPreset(); });  // after the run's request has left
 }
 
 function scheduleRun() {
