@@ -164,3 +164,43 @@ def test_highlighted_values_keep_their_contrast(page, live_server, path, size):
         assert cells, f"no highlighted cell with a value on {path}"
     low = [c for c in cells if c["ratio"] < 4.5]
     assert low == [], f"highlighted values under 4.5:1 on {path}: {low}"
+
+
+ON_SCREEN = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+  return r.width > 1 && r.height > 1 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; }"""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_lab_presenter_shows_maps_in_columns_and_the_whole_sweep_on_one_screen(page, live_server, artifacts, size):
+    _present(page, live_server, "/lab?sample=chelsea", size)
+    folder = artifacts / "presenter"
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=str(folder / f"lab-sweep-{size[0]}x{size[1]}.png"))
+    fits = "document.scrollingElement.scrollHeight <= innerHeight && document.scrollingElement.scrollWidth <= innerWidth"
+    assert page.evaluate(fits), page.evaluate("[document.scrollingElement.scrollHeight, innerHeight]")
+    # the sweep whole: its controls, the player, both canvases with their captions, and its sentence
+    for sel in ["#lab-sweep-layer", "#player [data-act='fwd']", "#lab-sweep-in", "#lab-sweep-out", "#lab-sweep-in-cap",
+                "#lab-sweep-out-cap", "#lab-sweep-text", "#lab-run", "#controls-toggle", "#presenter"]:
+        assert page.evaluate(ON_SCREEN, sel), f"{sel} is not wholly on the screen at {size}"
+    # the image and the layers side by side: one column each, left to right, their first maps on one row
+    columns = page.evaluate("""() => [...document.querySelectorAll('#lab-maps .lab-layer')].map((c) => {
+      const r = c.querySelector('canvas').getBoundingClientRect(); return [r.left, r.top, r.bottom]; })""")
+    assert len(columns) == 4, columns  # the image and the default preset's three layers
+    assert all(a[0] < b[0] for a, b in zip(columns, columns[1:])), columns
+    assert len({round(c[1]) for c in columns}) == 1 and all(c[2] <= size[1] for c in columns), columns
+    # the editor is out of the way, one click away in a drawer, and the screen still fits with it open
+    assert not page.is_visible("#lab-preset")
+    page.click("#controls-toggle")
+    assert page.is_visible("#lab-preset") and page.get_attribute("#controls-toggle", "aria-expanded") == "true"
+    assert page.evaluate(fits)
+    page.screenshot(path=str(folder / f"lab-drawer-{size[0]}x{size[1]}.png"))
+    if size[1] >= 1080:
+        small = page.evaluate(SMALL_TEXT)
+        assert small == [], f"text under 16 px on /lab with its drawer open: {small}"
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#lab-preset")
+    # stepping the sweep on keeps it on one screen
+    for _ in range(4):
+        page.click("#player [data-act='fwd']")
+    assert page.evaluate(fits) and page.evaluate(ON_SCREEN, "#lab-sweep-text"), page.inner_text("#lab-sweep-text")
+    assert page.problems == []

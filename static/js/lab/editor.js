@@ -126,9 +126,12 @@ export class LayerEditor {
       const old = this.cards[i];
       return old && old.key === key ? old : { key, li: this.card(layer, i) };
     });
-    const same = cards.length === this.cards.length && cards.every((c, i) => c.li === this.cards[i].li);
+    const before = this.cards;
     this.cards = cards;
-    if (!same) this.list.replaceChildren(...cards.map((c) => c.li));
+    if (cards.length === before.length && before.every((c) => c.li.parentNode === this.list)) {
+      // the same number of cards: only those made again change places (the others keep their DOM and focus)
+      cards.forEach((c, i) => { if (c.li !== before[i].li) before[i].li.replaceWith(c.li); });
+    } else this.list.replaceChildren(...cards.map((c) => c.li));
   }
 
   /** One card made again after an edit that changes what it shows (a kernel, a name). */

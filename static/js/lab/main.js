@@ -4,14 +4,17 @@ import { LayerEditor } from "./editor.js";
 import { mapsOf, streamPipeline } from "./frames.js";
 import { MapBoard, heatBitmap } from "./maps.js";
 import { probeUnit } from "./probe.js";
+import { bindDrawer } from "../stage.js";
 import { ImageSource } from "./source.js";
 import { Sweep } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { body: null, controller: null, blocks: [], ready: false, timer: 0, runs: 0, presets: [], lastEdit: -1e9 };
 const WANTED_SAMPLE = new URLSearchParams(window.location.search).get("sample");
-// Every edit is a discrete change event and runs at once; an edit within DEBOUNCE_MS of the one before waits that
-// long, which folds a burst (a held spinner) into one run, and a run still in flight is cancelled by the next.
+// Every edit is a discrete change event and runs at once (in a microtask: the request leaves before the page is laid
+// out and painted again, and the changes of one event fold into one run); an edit within DEBOUNCE_MS of the one
+// before waits that long, which folds a burst (a held spinner) into one run, and a run still in flight is cancelled
+// by the next.
 const DEBOUNCE_MS = 60;
 
 function showError(message) {
@@ -46,9 +49,8 @@ function workSide() {
 /** Every edit: the URL follows, the preset menu names what the layers are, the maps are marked stale and re-run. */
 function edited() {
   if (!state.ready) return;
-  saveUrl();
-  showPreset();
   scheduleRun();
+  queueMicrotask(() => { saveUrl(); showPreset(); });  // after the run's request has left
 }
 
 function scheduleRun() {
@@ -58,7 +60,10 @@ function scheduleRun() {
   const now = performance.now();
   const burst = now - state.lastEdit < DEBOUNCE_MS;
   state.lastEdit = now;
-  state.timer = setTimeout(run, burst ? DEBOUNCE_MS : 0);
+  const token = {};
+  state.pending = token;
+  if (burst) state.timer = setTimeout(run, DEBOUNCE_MS);
+  else queueMicrotask(() => { if (state.pending === token) run(); });
 }
 
 function showPreset() {
@@ -81,6 +86,7 @@ function title(entry, header) {
 
 async function run({ live = false } = {}) {
   clearTimeout(state.timer);
+  state.pending = null;
   if (!live) stopLive();
   showError("");
   if (!source.ref) { showError("Choose a sample or upload an image first."); return; }
@@ -264,6 +270,7 @@ function bindPresenter() {
     if (state.body && !state.live) run();  // the maps are drawn again at presenter size
   };
   button.addEventListener("click", toggle);
+  bindDrawer();  // presenter mode: the image and layers panel is a drawer, opened by "image & layers…"
   document.addEventListener("keydown", (e) => {
     const tag = e.target.tagName;
     if (e.ctrlKey || e.metaKey || e.altKey || ["INPUT", "SELECT", "TEXTAREA"].includes(tag)) return;
