@@ -2,6 +2,7 @@
 // the size formula with its numbers included (POST /shapes).
 import { post } from "./api.js";
 import { heatmap, whenPlotlyReady } from "./plot.js";
+import { clearHeatmap, drawHeatmap } from "./heatcanvas.js";
 
 const INPUT = [...Array(6)].map((_, y) => [...Array(6)].map((_, x) => ((x + 2 * y) % 5) - 1));
 const KERNEL = [[1, 0, -1], [2, 0, -2], [1, 0, -1]];
@@ -11,6 +12,22 @@ const errorBox = document.getElementById("demo-error");
 const formula = document.getElementById("demo-formula");
 const plots = document.querySelector(".demo .heatmaps");
 let generation = 0;
+let interactive = false; // Plotly.js is fetched after the first drawing, which is on canvases
+const PLOTS = ["plot-input", "plot-kernel", "plot-output"].map((id) => document.getElementById(id));
+
+function paint(grids) {
+  PLOTS.forEach((el, i) => (interactive ? heatmap(el, grids[i]) : drawHeatmap(el, grids[i])));
+}
+
+/** Once the page has drawn and the browser is idle, the same heatmaps become Plotly charts (zoom, pan). */
+function upgrade() {
+  const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+  later(() => whenPlotlyReady().then(() => {
+    interactive = true;
+    PLOTS.forEach((el) => clearHeatmap(el));
+    draw();
+  }).catch(() => {})); // the canvases stay: they show the same numbers
+}
 
 async function draw() {
   const mine = ++generation;
@@ -24,12 +41,10 @@ async function draw() {
     errorBox.hidden = true;
     plots.classList.remove("stale");
     const out = result.output[0][0];
-    heatmap(document.getElementById("plot-input"), INPUT);
-    heatmap(document.getElementById("plot-kernel"), KERNEL);
-    heatmap(document.getElementById("plot-output"), out);
+    paint([INPUT, KERNEL, out]);
     document.getElementById("output-caption").textContent = `output ${result.shape[2]}×${result.shape[3]}`;
     formula.textContent = `o = ${shapes.layers[0].formula}`;
-    if (!document.body.dataset.ready) performance.mark("convscope:ready");
+    if (!document.body.dataset.ready) { performance.mark("convscope:ready"); upgrade(); }
     document.body.dataset.ready = "true";
   } catch (err) {
     if (mine !== generation) return;
@@ -42,4 +57,4 @@ async function draw() {
 }
 
 form.addEventListener("input", draw);
-whenPlotlyReady().then(draw);
+draw();

@@ -1,6 +1,6 @@
-"""Plotly.js (1.5 MB) is fetched only when a chart is shown: no page requests it for its first drawing unless
-that drawing is a Plotly chart (the home page's three heatmaps); /receptive-field fetches it when the effective
-field is measured, and the lab when a unit's hypercolumn is first charted."""
+"""Plotly.js (1.5 MB) is fetched only when a chart is shown: no page requests it for its first drawing. The home
+page draws its three heatmaps on canvases and fetches Plotly afterwards; /receptive-field draws the effective field
+on a canvas and never fetches it; /docs has no chart; the lab fetches it when a unit's hypercolumn is first charted."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from .helpers import open_view
+from .test_receptive_drawing import coloured_share
 
 pytestmark = pytest.mark.browser
 NO_CHART = ["/conv", "/transpose", "/pool", "/matrices", "/receptive-field?effective=0", "/backprop",
@@ -34,11 +35,39 @@ def test_a_page_without_a_chart_never_fetches_plotly(watched, live_server, path)
     assert watched.problems == []
 
 
-def test_receptive_field_fetches_plotly_when_the_effective_field_is_shown(watched, live_server):
+def test_receptive_field_draws_the_effective_field_without_plotly(watched, live_server):
     open_view(watched, f"{live_server}/receptive-field?effective=0")
     watched.wait_for_load_state("networkidle")
-    assert plotly_requests(watched) == []
     watched.check("input[name=effective]")
-    watched.wait_for_selector("#plot-effective .main-svg", timeout=30_000)
-    assert len(plotly_requests(watched)) == 1
+    watched.wait_for_selector("#controls:not([aria-busy])")
+    watched.wait_for_selector("#plot-effective canvas")
+    assert coloured_share(watched.locator("#plot-effective canvas").screenshot()) > 0.05
+    # the exact value of the pixel under the pointer, as the unit's field reports it
+    box = watched.locator("#plot-effective canvas").bounding_box()
+    watched.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    assert watched.inner_text("#plot-effective .heat-tip").startswith("row ")
+    watched.wait_for_load_state("networkidle")
+    assert plotly_requests(watched) == []
+    assert watched.evaluate("typeof window.Plotly") == "undefined"
+    assert watched.problems == []
+
+
+def test_api_reference_never_fetches_plotly(watched, live_server):
+    watched.goto(f"{live_server}/docs")
+    watched.wait_for_load_state("networkidle")
+    assert plotly_requests(watched) == []
+    assert watched.evaluate("typeof window.Plotly") == "undefined"
+    assert watched.problems == []
+
+
+def test_home_page_draws_its_heatmaps_before_plotly_is_fetched(watched, live_server):
+    """The three heatmaps are drawn (with their numbers) on canvases; Plotly.js is asked for only afterwards."""
+    open_view(watched, live_server + "/")
+    for plot in ("#plot-input", "#plot-kernel", "#plot-output"):
+        assert watched.locator(f"{plot} canvas, {plot} .main-svg").count() >= 1
+    fetched_before = watched.evaluate("""() => {
+      const ready = performance.getEntriesByName('convscope:ready')[0].startTime;
+      return performance.getEntriesByType('resource').filter((e) => e.name.includes('/vendor/plotly')
+        && e.startTime <= ready).length; }""")
+    assert fetched_before == 0
     assert watched.problems == []

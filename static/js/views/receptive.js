@@ -4,7 +4,8 @@
 import { ApiError, get, post } from "../api.js";
 import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
-import { clearPlot, heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
+import { formatNumber as f } from "../plot.js";
+import { clearHeatmap, drawHeatmap } from "../heatcanvas.js";
 import { apiHas, setupView } from "../view.js";
 import { channelFigure, fail } from "./shared.js";
 import { LayerTable, downloadText, pair } from "./layer_table.js";
@@ -215,13 +216,13 @@ function drawEffective(eff) {
   const plot = $("plot-effective");
   const note = S.fields.get(0)?.effectiveError;
   if (!eff) {
-    clearPlot(plot, note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit."));
+    clearHeatmap(plot, note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit."));
     $("t-eff").textContent = "effective receptive field |∂unit/∂x|";
     return;
   }
   $("t-eff").textContent = `effective receptive field |∂unit/∂x| · ${eff.nonzero} pixels reach the unit`;
-  whenPlotlyReady().then(() => heatmap(plot, effValues(eff), { showValues: false, colorscale: "Viridis",
-    dtick: eff.heatmap.width > 16 ? Math.ceil(eff.heatmap.width / 64) * 8 : 1, gap: eff.heatmap.width > 48 ? 0 : 1 }));
+  drawHeatmap(plot, effValues(eff), { showValues: false, zmin: eff.heatmap.min, zmax: eff.heatmap.max,
+    dtick: eff.heatmap.width > 16 ? Math.ceil(eff.heatmap.width / 64) * 8 : 1, gap: eff.heatmap.width > 48 ? 0 : 1 });
 }
 
 function layout() {
