@@ -1,6 +1,7 @@
-"""Plotly.js (1.5 MB) is fetched only when a chart is shown: no page requests it for its first drawing. The home
+"""Plotly.js (1.5 MB) is fetched only when a chart is shown, and never before a page's first drawing: the home
 page draws its three heatmaps on canvases and fetches Plotly afterwards; /receptive-field draws the effective field
-on a canvas and never fetches it; /docs has no chart; the lab fetches it when a unit's hypercolumn is first charted."""
+on a canvas and fetches Plotly when it is measured; /docs has no chart; the lab fetches it when a unit's
+hypercolumn is first charted."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,20 +36,38 @@ def test_a_page_without_a_chart_never_fetches_plotly(watched, live_server, path)
     assert watched.problems == []
 
 
-def test_receptive_field_draws_the_effective_field_without_plotly(watched, live_server):
+def test_receptive_field_fetches_plotly_when_the_effective_field_is_shown(watched, live_server):
     open_view(watched, f"{live_server}/receptive-field?effective=0")
     watched.wait_for_load_state("networkidle")
+    assert plotly_requests(watched) == []
+    watched.check("input[name=effective]")
+    watched.wait_for_selector("#plot-effective .main-svg", timeout=30_000)
+    assert len(plotly_requests(watched)) == 1
+    assert watched.problems == []
+
+
+def test_receptive_field_draws_the_effective_field_before_plotly_arrives(watched, live_server):
+    """While Plotly.js is held back, the effective field is already drawn on a canvas with its exact values on
+    hover; once it arrives, the same field becomes a Plotly chart."""
+    held: list[Any] = []
+    watched.route("**/vendor/plotly*", lambda route: held.append(route))
+    open_view(watched, f"{live_server}/receptive-field?effective=0")
     watched.check("input[name=effective]")
     watched.wait_for_selector("#controls:not([aria-busy])")
     watched.wait_for_selector("#plot-effective canvas")
     assert coloured_share(watched.locator("#plot-effective canvas").screenshot()) > 0.05
-    # the exact value of the pixel under the pointer, as the unit's field reports it
     box = watched.locator("#plot-effective canvas").bounding_box()
     watched.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
     assert watched.inner_text("#plot-effective .heat-tip").startswith("row ")
-    watched.wait_for_load_state("networkidle")
-    assert plotly_requests(watched) == []
-    assert watched.evaluate("typeof window.Plotly") == "undefined"
+    for _ in range(50):
+        if held:
+            break
+        watched.wait_for_timeout(100)
+    assert len(held) == 1, "Plotly.js is asked for once the field is drawn"
+    held[0].continue_()
+    watched.wait_for_selector("#plot-effective .main-svg", timeout=30_000)
+    assert watched.locator("#plot-effective .heat-tip").count() == 0
+    assert len(plotly_requests(watched)) == 1
     assert watched.problems == []
 
 

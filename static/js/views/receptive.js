@@ -4,7 +4,7 @@
 import { ApiError, get, post } from "../api.js";
 import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
-import { formatNumber as f } from "../plot.js";
+import { clearPlot, heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
 import { clearHeatmap, drawHeatmap } from "../heatcanvas.js";
 import { apiHas, setupView } from "../view.js";
 import { channelFigure, fail } from "./shared.js";
@@ -212,17 +212,40 @@ function effValues(eff) {
   return rows;
 }
 
+// The effective field is drawn on a canvas at once; when the browser is idle the same numbers become a Plotly chart
+// (zoom, pan), so Plotly.js is fetched only after the field is on screen, and the canvas stays if it cannot load.
+const chart = { interactive: false, upgrading: false, eff: null };
+
+function upgradeEffective() {
+  if (chart.upgrading) return;
+  chart.upgrading = true;
+  const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+  later(() => whenPlotlyReady().then(() => {
+    chart.interactive = true;
+    clearHeatmap($("plot-effective"));
+    drawEffective(chart.eff);
+  }).catch(() => { chart.upgrading = false; }));
+}
+
 function drawEffective(eff) {
   const plot = $("plot-effective");
   const note = S.fields.get(0)?.effectiveError;
+  chart.eff = eff;
   if (!eff) {
-    clearHeatmap(plot, note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit."));
+    const text = note || (S.p.effective ? "" : "Tick “measure the effective field” to see which pixels reach the unit.");
+    if (chart.interactive) clearPlot(plot, text); else clearHeatmap(plot, text);
     $("t-eff").textContent = "effective receptive field |∂unit/∂x|";
     return;
   }
   $("t-eff").textContent = `effective receptive field |∂unit/∂x| · ${eff.nonzero} pixels reach the unit`;
-  drawHeatmap(plot, effValues(eff), { showValues: false, zmin: eff.heatmap.min, zmax: eff.heatmap.max,
-    dtick: eff.heatmap.width > 16 ? Math.ceil(eff.heatmap.width / 64) * 8 : 1, gap: eff.heatmap.width > 48 ? 0 : 1 });
+  const opts = { showValues: false, zmin: eff.heatmap.min, zmax: eff.heatmap.max,
+    dtick: eff.heatmap.width > 16 ? Math.ceil(eff.heatmap.width / 64) * 8 : 1, gap: eff.heatmap.width > 48 ? 0 : 1 };
+  if (chart.interactive) {
+    heatmap(plot, effValues(eff), { ...opts, colorscale: "Viridis" });
+    return;
+  }
+  drawHeatmap(plot, effValues(eff), opts);
+  upgradeEffective();
 }
 
 function layout() {
