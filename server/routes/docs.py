@@ -1,4 +1,4 @@
-"""/docs: the API reference, rendered on the server from the OpenAPI spec (no CDN, no script)."""
+"""/docs: the API reference, rendered on the server from the OpenAPI spec (no CDN; static/js/docs.js only filters it)."""
 from __future__ import annotations
 
 from typing import Any

@@ -33,7 +33,7 @@ def heatmap_drawn(page) -> bool:
 
 def settle(page, text: str) -> None:
     page.wait_for_selector(f"#t-eff:has-text('{text}')")
-    page.wait_for_selector("#controls:not([aria-busy])")
+    page.wait_for_selector("#controls:not([aria-busy]):not([data-pending])")  # the edit's own drawing, not the last
 
 
 @pytest.fixture

@@ -86,4 +86,16 @@ async function start() {
   }
 }
 
-start();
+/** The panel is measured after the page's own first drawing (body[data-ready]), so the two do not share the
+ * server's cores while the lecture waits for the first; if that drawing never comes, after 3 s anyway. */
+function afterFirstDrawing(fn) {
+  const body = document.body;
+  if (body.dataset.ready === "true") return fn();
+  let done = false;
+  const go = () => { if (!done) { done = true; watch.disconnect(); fn(); } };
+  const watch = new MutationObserver(() => { if (body.dataset.ready === "true") go(); });
+  watch.observe(body, { attributes: true, attributeFilter: ["data-ready"] });
+  setTimeout(go, 3000);
+}
+
+afterFirstDrawing(start);
