@@ -72,7 +72,7 @@ CASES = [("/conv 32×32 (3×3, pad 1)", "/conv?h=32&w=32&padding=1&speed=60", Tr
          ("/conv 64×64 (3×3, pad 1)", "/conv?h=64&w=64&padding=1&speed=60", True),
          ("/conv 64×64, 4→4 ch, groups 2", "/conv?h=64&w=64&c=4&o=4&groups=2&padding=1&speed=60", True),
          ("/transpose", "/transpose", False), ("/pool", "/pool", False), ("/matrices", "/matrices", False),
-         ("/receptive-field", "/receptive-field", False), ("/ (home, with Plotly)", "/", False)]
+         ("/receptive-field", "/receptive-field", False), ("/ (home; Plotly fetched after drawing)", "/", False)]
 PRESENTER = "presenter 1080p: "  # a case whose name starts so is measured in presenter mode at 1920×1080
 CASES.insert(3, (PRESENTER + "/conv 64×64, 4→4 ch, groups 2", "/conv?h=64&w=64&c=4&o=4&groups=2&padding=1&speed=60", True))
 BUDGET_MS = 1000 / 60

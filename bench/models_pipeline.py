@@ -96,38 +96,44 @@ def _burst_torch_s(images: list[np.ndarray]) -> float:
     return best
 
 
-async def _send_all(url: str, ids: list[str]) -> float:
+async def _send_all(url: str, ids: list[str], transport: str = "json") -> float:
+    """Every pipeline sent at once; the wall time until the last answer has been read whole."""
     async with httpx.AsyncClient(base_url=url, timeout=300) as client:
-        bodies = [{"image": {"id": image_id}, "max_side": 256, "layers": [
+        bodies = [{"image": {"id": image_id}, "max_side": 256, "transport": transport, "layers": [
             {"op": "conv2d", "kernel": "random", "seed": seed, "out_channels": 16, "padding": 1}, {"op": "relu"},
             {"op": "max_pool2d", "kernel_size": 2}]} for seed, image_id in enumerate(ids)]
         t = time.perf_counter()
         replies = await asyncio.gather(*(client.post("/api/v1/pipeline", json=b) for b in bodies))
         wall = time.perf_counter() - t
-    assert all(r.status_code == 200 for r in replies), [r.text[:200] for r in replies if r.status_code != 200][:1]
+    assert all(r.status_code == 200 and len(r.content) > 1_000_000 for r in replies), \
+        [r.text[:200] for r in replies if r.status_code != 200][:1]
     return wall
 
 
-def burst(quick: bool = False) -> Row:
+def burst(quick: bool = False) -> list[Row]:
+    """Both transports: "stream" (binary frames, what the lab reads) and "json" (base64 maps in one body)."""
     pngs = [_png(512, 100 + i) for i in range(BURST)]
     images = [np.asarray(Image.open(io.BytesIO(p)), dtype=np.float32).transpose(2, 0, 1) / 255 for p in pngs]
+    walls: dict[str, list[float]] = {"stream": [], "json": []}
     with serve(env={"CONVSCOPE_QUEUE_TIMEOUT_S": "300"}) as url:  # a burst queues; none may be refused
         ids = [httpx.post(url + "/api/v1/images", files={"file": ("b.png", p, "image/png")}, timeout=60).json()["id"]
                for p in pngs]
         asyncio.run(_send_all(url, ids[:4]))  # warm-up
-        walls = [asyncio.run(_send_all(url, ids)) for _ in range(1 if quick else 3)]
-    wall = min(walls)
+        for _ in range(1 if quick else 3):  # the transports alternate, so a drift of the machine hits both
+            for transport in walls:
+                walls[transport].append(asyncio.run(_send_all(url, ids, transport)))
     plain = _burst_torch_s(images)
-    return Row("networks", f"a burst of {BURST} distinct 512² pipelines at once (conv 3→16, relu, max pool, maps at "
-                           "256 px)", f"{wall:.2f} s (torch back to back {plain:.2f} s)",
-               f"{wall / plain:.2f}× torch (goal ≤ 1.0)")
+    return [Row("networks", f"a burst of {BURST} distinct 512² pipelines at once ({t}; conv 3→16, relu, max pool, "
+                            "maps at 256 px)", f"{min(w):.2f} s (torch back to back {plain:.2f} s)",
+                f"{min(w) / plain:.2f}× torch (goal ≤ 1.0)") for t, w in walls.items()]
 
 
 def run(quick: bool = False) -> list[Row]:
-    return [*resnet18(quick), burst(quick)]
+    return [*resnet18(quick), *burst(quick)]
 
 
 if __name__ == "__main__":
     for row in resnet18():
         print(row)
-    print(burst())
+    for row in burst():
+        print(row)
