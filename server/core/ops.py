@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import backward_trace, geometry, matrices, shapes
-from .exceptions import InvalidRequest, NotFound
+from .exceptions import InvalidRequest, NotFound, unknown_parameter
 from .layers.forward import (avg_pool_forward, conv_forward, conv_transpose_forward, interpolate_forward,  # noqa: F401
                              max_pool_forward, max_unpool_forward, pad_input)
 from .limits import DEFAULT_LIMITS, Limits, check_cap, numel
@@ -52,9 +52,7 @@ OPS: tuple[str, ...] = tuple(OP_DEFS)
 def _check_keys(op: str, body: dict[str, Any], allowed: frozenset[str]) -> None:
     for key in body:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; {op} takes {', '.join(sorted(allowed))}."
-            raise InvalidRequest(f"{op} has no parameter {key!r}{hint}", [key])
+            raise unknown_parameter(op, key, allowed, [key], listed=op)
 
 
 def _device_dtype(body: dict[str, Any], server_device: str) -> tuple[torch.device, torch.dtype]:

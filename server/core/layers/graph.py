@@ -15,7 +15,7 @@ import difflib
 from dataclasses import replace
 from typing import Any, Callable
 
-from ..exceptions import InvalidRequest
+from ..exceptions import InvalidRequest, unknown_parameter
 from .build import (BUILDERS, MAX_LAYERS, _NAME_PREFIX, Layer, _at_layer, _check_magnitudes, _check_result,
                     check_input_shape, shape_text, size_pair)
 from .table import LAYER_KEYS, MERGE_OPS, STACK_OPS
@@ -52,10 +52,7 @@ def _parse_layer(i: int, raw: Any, counters: dict[str, int]) -> tuple[str, dict[
                              f"{', '.join(STACK_OPS)}.", ["layers", i, "op"])
     for key in raw:
         if key not in LAYER_KEYS[op]:
-            close = difflib.get_close_matches(key, sorted(LAYER_KEYS[op]), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else \
-                f"; it takes {', '.join(sorted(LAYER_KEYS[op] - {'op'}))}."
-            raise InvalidRequest(f"Layer {i} ({op}) has no parameter {key!r}{hint}", ["layers", i, key])
+            raise unknown_parameter(f"Layer {i} ({op})", key, LAYER_KEYS[op], ["layers", i, key])
     prefix = _NAME_PREFIX[op]
     counters[prefix] = counters.get(prefix, 0) + 1
     name = raw.get("name", f"{prefix}{counters[prefix]}")
