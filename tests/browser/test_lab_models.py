@@ -80,6 +80,9 @@ def test_resnet18_in_the_lab_grouped_summarised_probed_and_linked(page, live_ser
     assert page.eval_on_selector_all("#lab-model-layers li", "ls => ls.map((l) => l.textContent)") == \
         [f"{layer['name']} · {layer['op']}" for layer in network["layers"]]
     assert "seeded random weights" in page.inner_text("#lab-model-about")
+    # the work side is the model's own: the select is off, with a sentence saying why
+    assert page.is_disabled("#lab-side") and page.is_visible("#lab-side-note")
+    page.screenshot(path=str(artifacts / "lab-resnet18.png"), full_page=False)
     # grouped by stage; a section per layer, each in its stage
     stages = page.eval_on_selector_all("#lab-maps > details.lab-stage", "ds => ds.map((d) => d.dataset.stage)")
     assert stages == ["stem", "layer1", "layer2", "layer3", "layer4", "head"]
@@ -113,7 +116,8 @@ def test_resnet18_in_the_lab_grouped_summarised_probed_and_linked(page, live_ser
     assert page.inner_text("#lab-summary-table .lab-total-params") == "11,689,512"
     shapes, rf = _check_summary(page, live_server, network)
     assert shapes["total_params"] == 11_689_512
-    page.screenshot(path=str(artifacts / "lab-resnet18.png"), full_page=False)
+    page.locator("#lab-summary-table tfoot").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "lab-resnet18-summary.png"), full_page=False)
     # the CSV: one line per layer, the same numbers
     with page.expect_download() as info:
         page.click("#lab-summary-csv")
@@ -136,12 +140,16 @@ def test_resnet18_in_the_lab_grouped_summarised_probed_and_linked(page, live_ser
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_selector("body[data-probed='true']", timeout=60_000)
     assert bodies and bodies[-1]["model"] == {"id": "resnet18"} and "layers" not in bodies[-1]
+    assert "image_max_side" not in bodies[-1]
     answer = httpx.post(f"{live_server}/api/v1/pipeline/probe", json=bodies[-1], timeout=120).json()
     u = answer["unit"]
     assert u["name"] == "layer1.0.conv1"
     text = page.inner_text("#lab-probe-text")
     assert f"layer {k} (layer1.0.conv1), channel 0, unit ({u['y']}, {u['x']})" in text
     assert re.search(r"= (\S+), centred", text).group(1) == f"{u['value']:.7g}" or u["value"] == 0
+    # the sweep steps a model's layer too
+    page.select_option("#lab-sweep-layer", str(k + 1))
+    assert page.inner_text("#lab-sweep-in-cap").startswith(f"input of layer {k}: 56×56, padding 1/1")
     # the link alone draws the model's maps on open
     page.goto(f"{live_server}/lab?sample=chelsea&side=128&model=resnet18")
     page.wait_for_selector("body[data-ready='true']", timeout=30_000)
@@ -155,6 +163,7 @@ def test_resnet18_in_the_lab_grouped_summarised_probed_and_linked(page, live_ser
     _until(page, "document.body.dataset.model === '' && document.body.dataset.stale === 'false' && "
                  "document.body.dataset.ran === 'true'")
     assert page.is_visible("#lab-preset") and "model" not in parse_qs(urlparse(page.url).query)
+    assert page.is_enabled("#lab-side") and page.is_hidden("#lab-side-note")
     assert page.locator("#lab-maps details").count() == 0
     assert page.problems == [] and page.outside == []
 

@@ -43,7 +43,9 @@ const source = new ImageSource({
 const editor = new LayerEditor({ list: $("lab-layers"), json: $("lab-json"), onChange: () => edited() });
 const models = new LabModels({
   select: $("lab-model"), file: $("lab-model-file"), note: $("lab-model-note"), editorBox: $("lab-editor-box"),
-  modelBox: $("lab-model-box"), list: $("lab-model-layers"), about: $("lab-model-about"), onChoose: () => edited(),
+  modelBox: $("lab-model-box"), list: $("lab-model-layers"), about: $("lab-model-about"), side: $("lab-side"),
+  sideNote: $("lab-side-note"),
+  onChoose: () => { $("lab-image-info").textContent = source.describe(workSide()); edited(); },
 });
 const summary = new Summary({ table: $("lab-summary-table"), line: $("lab-summary-line"), csvButton: $("lab-summary-csv"),
   onError: showError });
@@ -53,8 +55,9 @@ const sweep = new Sweep({
   outputCap: $("lab-sweep-out-cap"), text: $("lab-sweep-text"),
 });
 
+/** The side the layers work at; a model makes its own input from the photo as stored (Infinity: no resize). */
 function workSide() {
-  return Number($("lab-side").value);
+  return models.ref() ? Infinity : Number($("lab-side").value);
 }
 
 /** Every edit: the URL follows, the preset menu names what the layers are, the maps are marked stale and re-run. */
@@ -125,7 +128,7 @@ async function run({ live = false } = {}) {
     const wait = (s) => status(`The server is busy with other students; trying again in ${Math.ceil(s)} s…`);
     let parents = new Map();
     await patiently(() => models.withModel(() => source.withImage(async (ref) => {
-      state.body = { image: ref, image_max_side: workSide(), ...(model ? { model } : { layers }),
+      state.body = { image: ref, ...(model ? { model } : { image_max_side: workSide(), layers }),
         max_side: Number($("lab-max-side").value) };
       state.blocks = [];
       received = 0;

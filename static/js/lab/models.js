@@ -9,8 +9,8 @@ const UPLOADED = /^[0-9a-f]{64}$/;
 export class LabModels {
   /** select: <select id="lab-model">; file: its ONNX input; note: upload news; editorBox / modelBox: shown
    *  for the editor's layers / for a model; list: the model's layers; about: what the server said of it. */
-  constructor({ select, file, note, editorBox, modelBox, list, about, onChoose }) {
-    Object.assign(this, { select, editorBox, modelBox, list, about });
+  constructor({ select, file, note, editorBox, modelBox, list, about, side, sideNote, onChoose }) {
+    Object.assign(this, { select, editorBox, modelBox, list, about, side, sideNote });
     this.choice = new ModelChoice(select, file, note);
     this.id = "";
     select.addEventListener("change", () => {
@@ -47,6 +47,8 @@ export class LabModels {
     const on = Boolean(this.id);
     this.editorBox.hidden = on;
     this.modelBox.hidden = !on;
+    this.side.disabled = on;  // a model's input size is its own
+    this.sideNote.hidden = !on;
     document.body.dataset.model = this.id;
     if (!on) this.list.replaceChildren();
   }
