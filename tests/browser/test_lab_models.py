@@ -223,3 +223,31 @@ def test_an_onnx_model_uploaded_in_the_lab(page, live_server, tmp_path, artifact
     assert shapes["total_params"] == sum(p.numel() for p in Net().parameters())
     page.screenshot(path=str(artifacts / "lab-onnx.png"), full_page=False)
     assert page.problems == [] and page.outside == []
+
+
+def test_resnet50_stays_light_and_says_why_its_units_cannot_be_probed(page, live_server):
+    network = httpx.get(f"{live_server}/api/v1/models/resnet50").json()["network"]
+    names = [layer["name"] for layer in network["layers"]]
+    page.goto(f"{live_server}/lab?sample=chelsea&model=resnet50")
+    page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+    _settled(page, "resnet50")
+    blocks = page.eval_on_selector_all("details.lab-stage[data-stage='layer3'] details.lab-block",
+                                       "ds => ds.map((d) => [d.dataset.block, d.open])")
+    assert blocks == [[f"layer3.{i}", i == 0] for i in range(6)]
+    # only the open blocks' layers are drawn, 8 channels each (the input: RGB and its 3 channels)
+    drawn = page.eval_on_selector_all(".lab-layer[data-drawn='true']", "ss => ss.map((s) => Number(s.dataset.entry))")
+    assert drawn == [0] + [k + 1 for k, n in enumerate(names) if "." not in n or n.split(".")[1] == "0"]
+    shapes = httpx.post(f"{live_server}/api/v1/shapes", json=network).json()
+    maps = [s["output_shape"][0] if len(s["output_shape"]) == 3 else 1 for s in shapes["layers"]]
+    assert page.locator("#lab-maps canvas").count() == 4 + sum(min(8, maps[e - 1]) for e in drawn[1:]) < 500
+    assert page.inner_text("#lab-summary-table .lab-total-params") == f"{shapes['total_params']:,}"
+    # its maps keep every value for autograd past this server's cap: the probe says so, and the page goes on
+    canvas = page.locator(".lab-layer[data-entry='8'] canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#lab-error:not([hidden])", timeout=60_000)
+    assert "its units cannot be probed on this server" in page.inner_text("#lab-error")
+    assert page.is_hidden("#lab-probe")
+    page.problems[:] = [p for p in page.problems if "413" not in p]  # the refusal is the point
+    assert page.problems == [] and page.outside == []

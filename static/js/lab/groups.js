@@ -44,6 +44,10 @@ export function stagesOf(layers) {
       return;
     }
     const blocks = [];
+    if (run.items.every((it) => it.parts.length === 2)) {  // down1.conv1, down1.relu1, …: a stage without blocks
+      stages.push({ id: run.top, blocks: [{ id: run.top, entries }] });
+      return;
+    }
     for (const it of run.items) {
       const id = it.parts.length > 2 ? it.parts.slice(0, 2).join(".") : it.parts.join(".");
       const block = blocks[blocks.length - 1];

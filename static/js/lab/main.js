@@ -188,7 +188,10 @@ async function probe(unit, canvas) {
       place: () => placeBeside($("lab-probe"), canvas) })),
     { onWait: (s) => status(`The server is busy; asking again in ${Math.ceil(s)} s…`) });
   } catch (err) {
-    showError(err.message);
+    // a model's input size is its own: a unit it cannot probe here stays unprobed, and the page says why
+    const tooBig = state.body.model && err.status === 413;
+    showError(tooBig ? `${err.message} The model's input size is fixed, so its units cannot be probed on this ` +
+      "server (its maps, hover and the sweep still work)." : err.message);
   }
 }
 
