@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
+from tests.frames import read_frames
+
 pytestmark = pytest.mark.browser
 
 
@@ -147,6 +149,17 @@ def test_resnet18_in_the_lab_grouped_summarised_probed_and_linked(page, live_ser
     text = page.inner_text("#lab-probe-text")
     assert f"layer {k} (layer1.0.conv1), channel 0, unit ({u['y']}, {u['x']})" in text
     assert re.search(r"= (\S+), centred", text).group(1) == f"{u['value']:.7g}" or u["value"] == 0
+    # hover names the model's layer; presenter mode draws the model again, grouped, at its size
+    canvas.hover()
+    page.wait_for_selector(f"#lab-hover:has-text('layer {k} (conv2d) ch 0')", timeout=5_000)
+    runs = int(page.evaluate("() => document.body.dataset.runs"))
+    page.keyboard.press("Escape")
+    page.locator("body").press("p")
+    _until(page, f"Number(document.body.dataset.runs) > {runs} && document.body.dataset.ran === 'true'")
+    assert page.evaluate("() => document.body.classList.contains('presenter')")
+    assert page.locator("#lab-maps > details.lab-stage").count() == 6 and page.is_hidden(".lab-summary-panel")
+    page.locator("body").press("p")
+    _until(page, f"Number(document.body.dataset.runs) > {runs + 1} && document.body.dataset.ran === 'true'")
     # the sweep steps a model's layer too
     page.select_option("#lab-sweep-layer", str(k + 1))
     assert page.inner_text("#lab-sweep-in-cap").startswith(f"input of layer {k}: 56×56, padding 1/1")
@@ -250,4 +263,29 @@ def test_resnet50_stays_light_and_says_why_its_units_cannot_be_probed(page, live
     assert "its units cannot be probed on this server" in page.inner_text("#lab-error")
     assert page.is_hidden("#lab-probe")
     page.problems[:] = [p for p in page.problems if "413" not in p]  # the refusal is the point
+    assert page.problems == [] and page.outside == []
+
+
+def test_the_summary_of_the_editors_layers_and_an_upload_the_server_no_longer_holds(page, live_server):
+    page.goto(f"{live_server}/lab?sample=chelsea&side=64")
+    page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+    _settled(page, "")
+    layers = json.loads(page.input_value("#lab-json"))
+    # the network the pipeline ran, in the registry's form (its start frame), is what the summary describes
+    r = httpx.post(f"{live_server}/api/v1/pipeline", json={"image": {"sample": "chelsea"}, "image_max_side": 64,
+                                                            "layers": layers, "transport": "stream"})
+    network = next(read_frames([r.content]))[0]["network"]
+    shapes, _ = _check_summary(page, live_server, network)
+    assert [row[2] for row in _summary_rows(page)] == [layer["op"] for layer in layers]
+    with page.expect_download() as info:
+        page.click("#lab-summary-csv")
+    with open(info.value.path(), encoding="utf-8", newline="") as f:
+        assert [int(line["params"]) for line in csv.DictReader(f)] == [s["params"] for s in shapes["layers"]]
+    # an uploaded model's id that the server no longer holds, with no file to upload again: a sentence says so
+    page.goto(f"{live_server}/lab?sample=chelsea&model={'0' * 64}")
+    page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+    page.wait_for_selector("#lab-error:not([hidden])", timeout=30_000)
+    assert "choose its ONNX file again" in page.inner_text("#lab-error")
+    assert "Upload the ONNX file again" in page.inner_text("#lab-model-note")
+    page.problems[:] = [p for p in page.problems if "/api/v1/" not in p or "404" not in p]  # the 404s are the point
     assert page.problems == [] and page.outside == []
