@@ -6,7 +6,8 @@ Media type application/vnd.convscope.frames. A frame is
     N bytes   the header, UTF-8 JSON, with "event" and "bytes" (the payload's length)
     payload   `bytes` bytes: the frame's maps back to back; each map's header gives its offset and length
 
-Events, in order: "start" (image, device, layer count), "maps" (the input, then each layer, with the
+Events, in order: "start" (image, device, layer count, the network in the registry's form: the body of
+/shapes and /receptive-field), "maps" (the input, then each layer, with the
 block fields of the JSON response), "done" (elapsed_ms); or "error" (status, error, as the envelope) if
 the device fails mid-run. The slot of the compute gate is held for the whole stream and released
 when it ends, however it ends.

@@ -89,7 +89,10 @@ async def pipeline(request: Request, body: Annotated[PipelineRequest, Body()]) -
         except BaseException:
             await slot.aclose()
             raise
-        return FrameStream(run, gate, slot, {"image": _meta(made), "device": str(device), **extra})
+        # the network as the registry writes it: the body that /shapes and /receptive-field take
+        network = {"input_shape": list(run.plan.input_shape), "layers": run.plan.network}
+        return FrameStream(run, gate, slot, {"image": _meta(made), "device": str(device), "network": network,
+                                             **extra})
     if body.transport != "json":
         raise InvalidRequest(f"transport must be json or stream, not {str(body.transport)[:40]!r}.", ["transport"])
 

@@ -2,10 +2,13 @@
 import { get, patiently } from "../api.js";
 import { LayerEditor } from "./editor.js";
 import { mapsOf, streamPipeline } from "./frames.js";
+import { buildGroups, stagesOf } from "./groups.js";
 import { MapBoard, heatBitmap } from "./maps.js";
+import { LabModels } from "./models.js";
 import { probeUnit } from "./probe.js";
 import { bindDrawer } from "../stage.js";
 import { ImageSource } from "./source.js";
+import { Summary } from "./summary.js";
 import { Sweep } from "./sweep.js";
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +19,8 @@ const WANTED_SAMPLE = new URLSearchParams(window.location.search).get("sample");
 // before waits that long, which folds a burst (a held spinner) into one run, and a run still in flight is cancelled
 // by the next.
 const DEBOUNCE_MS = 60;
+// A model's layer shows this many of its channels at first (ResNet-50 has 26,000 maps): a button draws the rest.
+const MODEL_CHANNELS = 8;
 
 function showError(message) {
   $("lab-error").textContent = message || "";
@@ -36,14 +41,23 @@ const source = new ImageSource({
   onStatus: status,
 });
 const editor = new LayerEditor({ list: $("lab-layers"), json: $("lab-json"), onChange: () => edited() });
+const models = new LabModels({
+  select: $("lab-model"), file: $("lab-model-file"), note: $("lab-model-note"), editorBox: $("lab-editor-box"),
+  modelBox: $("lab-model-box"), list: $("lab-model-layers"), about: $("lab-model-about"), side: $("lab-side"),
+  sideNote: $("lab-side-note"),
+  onChoose: () => { $("lab-image-info").textContent = source.describe(workSide()); edited(); },
+});
+const summary = new Summary({ table: $("lab-summary-table"), line: $("lab-summary-line"), csvButton: $("lab-summary-csv"),
+  onError: showError });
 const sweep = new Sweep({
   select: $("lab-sweep-layer"), unitSelect: $("lab-sweep-unit"), zoomSelect: $("lab-sweep-zoom"), player: document.getElementById("player"),
   input: $("lab-sweep-in"), output: $("lab-sweep-out"), inputCap: $("lab-sweep-in-cap"),
   outputCap: $("lab-sweep-out-cap"), text: $("lab-sweep-text"),
 });
 
+/** The side the layers work at; a model makes its own input from the photo as stored (Infinity: no resize). */
 function workSide() {
-  return Number($("lab-side").value);
+  return models.ref() ? Infinity : Number($("lab-side").value);
 }
 
 /** Every edit: the URL follows, the preset menu names what the layers are, the maps are marked stale and re-run. */
@@ -67,6 +81,7 @@ function scheduleRun() {
 }
 
 function showPreset() {
+  if (models.ref()) return;
   const now = JSON.stringify(editor.layers);
   const preset = state.presets.find((p) => JSON.stringify(p.layers) === now);
   $("lab-preset").value = preset ? preset.title : "";
@@ -76,12 +91,14 @@ function saveUrl() {
   const params = new URLSearchParams();
   if (source.ref && source.ref.sample) params.set("sample", source.ref.sample);
   params.set("side", $("lab-side").value);
-  params.set("layers", JSON.stringify(editor.layers));
+  if (models.ref()) params.set("model", models.ref().id);
+  else params.set("layers", JSON.stringify(editor.layers));
   window.history.replaceState(null, "", `${window.location.pathname}?${params}`);
 }
 
-function title(entry, header) {
-  return entry === 0 ? "input" : `layer ${header.index}: ${header.op}`;
+function title(entry, header, model) {
+  if (entry === 0) return model ? "input (the tensor the model receives)" : "input";
+  return model ? `${header.index}: ${header.name} (${header.op})` : `layer ${header.index}: ${header.op}`;
 }
 
 async function run({ live = false } = {}) {
@@ -93,7 +110,9 @@ async function run({ live = false } = {}) {
   if (state.controller) state.controller.abort();
   const controller = new AbortController();
   state.controller = controller;
-  const layers = editor.layers;
+  const model = models.ref();
+  const layers = model ? [] : editor.layers;
+  let count = layers.length;  // a model's count comes with the start frame
   const progress = $("lab-progress");
   progress.max = layers.length + 1;
   progress.value = 0;
@@ -107,36 +126,50 @@ async function run({ live = false } = {}) {
   let received = 0;
   try {
     const wait = (s) => status(`The server is busy with other students; trying again in ${Math.ceil(s)} s…`);
-    await patiently(() => source.withImage(async (ref) => {
-      state.body = { image: ref, image_max_side: workSide(), layers, max_side: Number($("lab-max-side").value) };
+    let parents = new Map();
+    await patiently(() => models.withModel(() => source.withImage(async (ref) => {
+      state.body = { image: ref, ...(model ? { model } : { image_max_side: workSide(), layers }),
+        max_side: Number($("lab-max-side").value) };
       state.blocks = [];
       received = 0;
       await streamPipeline({ ...state.body, encoding: $("lab-exact").checked ? "f32" : "raw" }, {
         signal: controller.signal,
         onFrame: (header, payload) => {
-          if (header.event === "start") { state.device = header.device; return; }
+          if (header.event === "start") {
+            Object.assign(state, { device: header.device, network: header.network });
+            count = header.layers;
+            progress.max = count + 1;
+            if (model && !live) models.describe(header.model, header.network);
+            return;
+          }
           if (header.event !== "maps") return;
           const block = { ...header, maps: mapsOf(header, payload) };
-          if (header.index === -1) board.reset(block.shape[1], block.shape[2]);
-          board.add(block, title(state.blocks.length, header));
+          const entry = state.blocks.length;
+          if (header.index === -1) {
+            board.reset(block.shape[1], block.shape[2]);
+            board.root.classList.toggle("grouped", Boolean(model));
+          }
+          board.add(block, title(entry, header, model), model && entry ? { parent: parents.get(entry), limit: MODEL_CHANNELS } : {});
+          if (model && entry === 0) parents = buildGroups(board.root, stagesOf(state.network.layers));
           state.blocks.push(block);
           received += 1;
           progress.value = received;
-          status(`${received} of ${layers.length + 1} map stacks…`);
+          status(`${received} of ${count + 1} map stacks…`);
         },
       });
-    }), { onWait: wait });
+    })), { onWait: wait });
     const n = state.blocks.slice(1).reduce((s, b) => s + b.maps.length, 0);
-    status(`${n} feature maps from ${layers.length} layers in ${Math.round(performance.now() - started)} ms (computed on ${state.device}).`);
-    const firsts = state.blocks.map((_, e) => board.figures.find((f) => f.entry === e).image);
+    status(`${n} feature maps from ${count} layers in ${Math.round(performance.now() - started)} ms (computed on ${state.device}).`);
+    const firsts = state.blocks.map((_, e) => board.firstImage(e));
     sweep.setBlocks(state.blocks, firsts);
-    editor.setNames(["input", ...state.blocks.slice(1).map((b) => b.name)]);
+    if (!model) editor.setNames(["input", ...state.blocks.slice(1).map((b) => b.name)]);
+    if (!live) summary.show(state.network, models.label());
     document.body.dataset.ran = "true";
     document.body.dataset.stale = "false";
     document.body.dataset.runs = String(state.runs);
   } catch (err) {
     if (state.controller !== controller) return;  // superseded by a newer run: that one speaks now
-    if (err.name === "AbortError") status(`Cancelled after ${received} of ${layers.length + 1} map stacks; the server stopped too.`);
+    if (err.name === "AbortError") status(`Cancelled after ${received} of ${count + 1} map stacks; the server stopped too.`);
     else { status(""); showError(err.message); }
   } finally {
     if (state.controller === controller) {  // a superseded run leaves the progress bar to the newer one
@@ -150,12 +183,15 @@ async function run({ live = false } = {}) {
 async function probe(unit, canvas) {
   if (!state.body) return;
   try {
-    await patiently(() => probeUnit({ body: state.body, unit, board, panel: $("lab-probe"), text: $("lab-probe-text"),
+    await patiently(() => models.withModel(() => probeUnit({ body: state.body, unit, board, panel: $("lab-probe"), text: $("lab-probe-text"),
       plot: $("lab-hypercolumn"), zoom: $("lab-probe-zoom"), showHeat: $("lab-show-erf").checked,
-      place: () => placeBeside($("lab-probe"), canvas) }),
+      place: () => placeBeside($("lab-probe"), canvas) })),
     { onWait: (s) => status(`The server is busy; asking again in ${Math.ceil(s)} s…`) });
   } catch (err) {
-    showError(err.message);
+    // a model's input size is its own: a unit it cannot probe here stays unprobed, and the page says why
+    const tooBig = state.body.model && err.status === 413;
+    showError(tooBig ? `${err.message} The model's input size is fixed, so its units cannot be probed on this ` +
+      "server (its maps, hover and the sweep still work)." : err.message);
   }
 }
 
@@ -201,6 +237,7 @@ async function init() {
     try { editor.applyJson(); showError(""); } catch (err) { showError(`The layers are not valid JSON: ${err.message}`); }
   });
   editor.set(fromUrl || presets[0].layers);
+  await models.init().catch((err) => showError(err.message));
 
   const { samples } = await get("/samples");
   const pick = $("lab-sample");

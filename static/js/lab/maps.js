@@ -63,6 +63,8 @@ export class MapBoard {
     this.size = [1, 1];
     this.view = { x0: 0, y0: 0, w: 1, h: 1 };
     this._queued = false;
+    this.pending = [];  // sections in closed <details>, drawn when opened
+    root.addEventListener("toggle", () => this.flush(), true);  // toggle does not bubble: caught on the way down
   }
 
   reset(height, width) {
@@ -71,6 +73,7 @@ export class MapBoard {
     this.figures = [];
     this.overlay = { box: null, wrapped: [], heat: null, heatMap: null, unit: null };
     this.cursor = null;
+    this.pending = [];
     this.root.replaceChildren();
     this.resetView();
   }
@@ -81,8 +84,10 @@ export class MapBoard {
     this.redraw();
   }
 
-  /** Add one block (the input, entry 0, or a layer's output) as its frame arrives. */
-  add(block, title) {
+  /** Add one block (the input, entry 0, or a layer's output) as its frame arrives, as a section in parent
+   *  (default: the board). In a closed <details> only its heading is made; its maps are drawn when it opens.
+   *  limit: the channels drawn at first (a button draws the rest). */
+  add(block, title, { parent = this.root, limit = Infinity } = {}) {
     const entry = this.blocks.length;
     this.blocks.push(block);
     const row = document.createElement("section");
@@ -91,18 +96,53 @@ export class MapBoard {
     const h = document.createElement("h3");
     const [c, hh, ww] = block.shape;
     const factor = block.maps[0].factor;
-    h.textContent = `${title} — ${c}×${hh}×${ww}${factor > 1 ? ` (sent at 1/${factor})` : ""}`;
+    h.textContent = `${title} — ${[c, hh, ww].filter((v) => v !== undefined).join("×")}${factor > 1 ? ` (sent at 1/${factor})` : ""}`;
     row.append(h);
     if (block.stats) row.append(statsLine(block.stats));
+    parent.append(row);
+    const fill = () => this.fill(row, block, entry, limit);
+    if (row.closest("details:not([open])")) {
+      row.dataset.drawn = "false";
+      this.pending.push({ row, fill });
+    } else fill();
+  }
+
+  /** Draw the maps of sections whose <details> have all been opened since they arrived. */
+  flush() {
+    const open = this.pending.filter((p) => !p.row.closest("details:not([open])"));
+    if (!open.length) return;
+    this.pending = this.pending.filter((p) => !open.includes(p));
+    for (const p of open) p.fill();
+  }
+
+  fill(row, block, entry, limit) {
+    row.dataset.drawn = "true";
     const grid = document.createElement("div");
     const rgb = entry === 0 && block.maps.length === 3;
     grid.className = block.maps.length <= 4 && !rgb ? "lab-grid big" : "lab-grid";
     if (rgb) grid.append(this.figure(block, entry, -1, rgbBitmap(block.maps), "RGB"));
-    block.maps.forEach((m, ch) => grid.append(this.figure(block, entry, ch, grayBitmap(m),
-      `ch ${ch} [${formatNumber(m.min)}, ${formatNumber(m.max)}]`)));
+    const draw = (from, to) => block.maps.slice(from, to).forEach((m, i) => grid.append(this.figure(block, entry, from + i,
+      grayBitmap(m), `ch ${from + i} [${formatNumber(m.min)}, ${formatNumber(m.max)}]`)));
+    const first = Math.min(block.maps.length, limit);
+    draw(0, first);
     row.append(grid);
-    this.root.append(row);
+    if (first < block.maps.length) {
+      const more = document.createElement("button");
+      more.type = "button";
+      more.className = "lab-more";
+      more.textContent = `show all ${block.maps.length} channels`;
+      more.addEventListener("click", () => { more.remove(); draw(first, block.maps.length); this.redraw(); });
+      row.append(more);
+    }
     this.redraw();
+  }
+
+  /** Entry e's first map as a bitmap (RGB for a colour image), drawn or not. */
+  firstImage(e) {
+    const drawn = this.figures.find((f) => f.entry === e);
+    if (drawn) return drawn.image;
+    const b = this.blocks[e];
+    return e === 0 && b.maps.length === 3 ? rgbBitmap(b.maps) : grayBitmap(b.maps[0]);
   }
 
   figure(block, entry, channel, image, caption) {

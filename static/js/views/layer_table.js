@@ -144,7 +144,7 @@ export class LayerTable {
   }
 }
 
-function csvField(v) {
+export function csvField(v) {
   const t = String(v);
   return /[",\r\n]/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
 }
