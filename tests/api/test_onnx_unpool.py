@@ -3,27 +3,13 @@ and gives torch's maps. torch.onnx.export cannot write aten::max_unpool2d (opset
 built here with onnx.helper and compared with torch's ops on the same tensors."""
 from __future__ import annotations
 
-import base64
-import io
 
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
-from PIL import Image
-
-
-def _png(side: int, seed: int = 3) -> tuple[bytes, torch.Tensor]:
-    arr = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue(), torch.tensor(arr.transpose(2, 0, 1) / 255, dtype=torch.float32)[None]
-
-
-def _maps(block: dict) -> np.ndarray:
-    return np.stack([np.frombuffer(base64.b64decode(m["data"]), "<f4").reshape(m["height"], m["width"])
-                     for m in block["maps"]]).astype(np.float64)
+from tests.api.test_pipeline_models import _maps, _png
 
 
 def _pool(name: str, x: str, out: str, idx: str) -> onnx.NodeProto:

@@ -3,7 +3,6 @@ catalogue's torchvision keys runs on /pipeline and /pipeline/probe with those mo
 mismatched, pickled and oversize files are 4xx with a sentence, and the server keeps serving."""
 from __future__ import annotations
 
-import base64
 import io
 import json
 import pickle
@@ -13,26 +12,14 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from PIL import Image
 from safetensors.torch import save
 
 from convscope.app import create_app
 from convscope.core.models import catalogue
 from convscope.core.models.run import IMAGENET_MEAN, IMAGENET_STD
 from convscope.settings import Settings
+from tests.api.test_pipeline_models import _maps, _png
 from tests.networks import TorchNetwork
-
-
-def _png(side: int, seed: int = 3) -> tuple[bytes, torch.Tensor]:
-    arr = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
-    return buf.getvalue(), torch.tensor(arr.transpose(2, 0, 1) / 255, dtype=torch.float32)[None]
-
-
-def _maps(block: dict) -> np.ndarray:
-    return np.stack([np.frombuffer(base64.b64decode(m["data"]), "<f4").reshape(m["height"], m["width"])
-                     for m in block["maps"]]).astype(np.float64)
 
 
 def _state(net: TorchNetwork) -> dict[str, torch.Tensor]:
