@@ -3,12 +3,12 @@ and gives torch's maps. torch.onnx.export cannot write aten::max_unpool2d (opset
 built here with onnx.helper and compared with torch's ops on the same tensors."""
 from __future__ import annotations
 
-
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
 from onnx import TensorProto, helper, numpy_helper
+
 from tests.api.test_pipeline_models import _maps, _png
 
 
