@@ -162,6 +162,7 @@ def test_resnet18_in_the_lab_grouped_summarised_probed_and_linked(page, live_ser
     _until(page, f"Number(document.body.dataset.runs) > {runs + 1} && document.body.dataset.ran === 'true'")
     # the sweep steps a model's layer too
     page.select_option("#lab-sweep-layer", str(k + 1))
+    assert page.locator(f"#lab-sweep-layer option[value='{k + 1}']").inner_text() == f"{k}: {names[k]} (conv2d)"
     assert page.inner_text("#lab-sweep-in-cap").startswith(f"input of layer {k}: 56×56, padding 1/1")
     # the link alone draws the model's maps on open
     page.goto(f"{live_server}/lab?sample=chelsea&side=128&model=resnet18")

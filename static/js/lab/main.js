@@ -161,7 +161,7 @@ async function run({ live = false } = {}) {
     const n = state.blocks.slice(1).reduce((s, b) => s + b.maps.length, 0);
     status(`${n} feature maps from ${count} layers in ${Math.round(performance.now() - started)} ms (computed on ${state.device}).`);
     const firsts = state.blocks.map((_, e) => board.firstImage(e));
-    sweep.setBlocks(state.blocks, firsts);
+    sweep.setBlocks(state.blocks, firsts, (b, e) => title(e, b, model)); // the menu names layers as the maps do
     if (!model) editor.setNames(["input", ...state.blocks.slice(1).map((b) => b.name)]);
     if (!live) summary.show(state.network, models.label());
     document.body.dataset.ran = "true";

@@ -37,13 +37,14 @@ export class Sweep {
     });
   }
 
-  /** blocks[e] is entry e (0 = the image); images[e] its drawable bitmap (channel 0, or RGB). */
-  setBlocks(blocks, images) {
+  /** blocks[e] is entry e (0 = the image); images[e] its drawable bitmap (channel 0, or RGB); label(block, e)
+   * the name the menu gives it (by default "layer k: op"). */
+  setBlocks(blocks, images, label = (b, e) => `layer ${e - 1}: ${b.op}`) {
     this.blocks = blocks;
     this.images = images;
     const keep = this.select.value;
     this.select.replaceChildren(...blocks.map((b, e) => [b, e]).filter(([b]) => b.sweep)
-      .map(([b, e]) => new Option(`layer ${e - 1}: ${b.op}`, String(e))));
+      .map(([b, e]) => new Option(label(b, e), String(e))));
     if ([...this.select.options].some((o) => o.value === keep)) this.select.value = keep;
     this.choose();
   }
