@@ -95,13 +95,7 @@ class MapStack:
         """EncodedMap.as_dict() of every channel."""
         texts = base64_rows(self.planes) if isinstance(self.planes, np.ndarray) else [
             base64.b64encode(b).decode("ascii") for b in self.planes]
-        enc, w, h, fw, fh, f = (self.encoding, self.width, self.height, self.full_width, self.full_height,
-                                self.factor)
-        scale = 1.0 / f
-        return [{"channel": c, "encoding": enc, "width": w, "height": h, "full_width": fw, "full_height": fh,
-                 "factor": f, "scale": scale, "min": lo, "max": hi, "data": text}
-                for c, (lo, hi, text) in enumerate(zip(self.lo, self.hi, texts))]
-
+        return [header | {"data": text} for header, text in zip(self.headers(), texts)]
 
     def as_json(self) -> bytes:
         """orjson.dumps(self.as_dicts()), byte for byte, written without a dict per channel: the numbers as
@@ -138,17 +132,7 @@ def _base64_block(rows: np.ndarray) -> tuple[list[Any], bytes]:
 
 
 def base64_rows(rows: np.ndarray) -> list[str]:
-    """base64 of each row of a C×n uint8 array, as b64encode(row) writes it, in one pass: rows padded with
-    zeros to whole 3-byte groups encode alike up to their last group, whose padding then becomes '='."""
-    channels, n = rows.shape
-    pad = -n % 3
-    if pad:
-        padded = np.zeros((channels, n + pad), np.uint8)
-        padded[:, :n] = rows
-        rows = padded
-    text = binascii.b2a_base64(np.ascontiguousarray(rows).data, newline=False).decode("ascii")
-    step = (n + pad) // 3 * 4
-    if not pad:
-        return [text[i:i + step] for i in range(0, len(text), step)]
-    tail = "=" * pad
-    return [text[i:i + step - pad] + tail for i in range(0, len(text), step)]
+    """base64 of each row of a C×n uint8 array, as b64encode(row) writes it, in one pass (_base64_block)."""
+    texts, tail = _base64_block(rows)
+    end = tail.decode("ascii")
+    return [str(text, "ascii") + end for text in texts]

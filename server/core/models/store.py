@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..exceptions import InvalidRequest, NotFound, TooLarge
+from .lru import ByteLRU
 from .onnx_import import Translated, translate
 
 _ID_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -29,49 +28,32 @@ class StoredModel:
 
 class ModelStore:
     def __init__(self, capacity_bytes: int) -> None:
-        self._capacity = capacity_bytes
-        self._entries: OrderedDict[str, StoredModel] = OrderedDict()
-        self._nbytes = 0
-        self._lock = threading.Lock()
-        self._evictions = 0
+        self._lru = ByteLRU(capacity_bytes)
 
     def put(self, data: bytes, *, max_bytes: int) -> StoredModel:
         if len(data) > max_bytes:
             raise TooLarge(f"The model file is {len(data):,} bytes, more than this server accepts "
                            f"({max_bytes:,} bytes).", ["file"])
         model_id = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            if model_id in self._entries:
-                self._entries.move_to_end(model_id)
-                return self._entries[model_id]
+        held = self._lru.get(model_id)
+        if held is not None:
+            return held
         entry = StoredModel(model_id, translate(data))
-        if entry.nbytes > self._capacity:
+        if entry.nbytes > self._lru.capacity:
             raise TooLarge(f"The model's weights need {entry.nbytes:,} bytes, more than the whole model store "
-                           f"holds ({self._capacity:,} bytes).", ["file"])
-        with self._lock:
-            if model_id not in self._entries:
-                self._entries[model_id] = entry
-                self._nbytes += entry.nbytes
-                while self._nbytes > self._capacity:
-                    _, old = self._entries.popitem(last=False)
-                    self._nbytes -= old.nbytes
-                    self._evictions += 1
-            return self._entries[model_id]
+                           f"holds ({self._lru.capacity:,} bytes).", ["file"])
+        return self._lru.add(model_id, entry)
 
     def get(self, model_id: str) -> StoredModel:
         if not isinstance(model_id, str) or not _ID_RE.match(model_id.lower()):
             raise InvalidRequest(f"Model id {str(model_id)[:80]!r} is not a model id: ids are the 64 hexadecimal "
                                  "characters of the file's sha256.", ["model", "id"])
-        with self._lock:
-            entry = self._entries.get(model_id.lower())
-            if entry is not None:
-                self._entries.move_to_end(entry.id)
+        entry = self._lru.get(model_id.lower())
         if entry is None:
             raise NotFound(f"Model {model_id[:12]}… is not in memory (uploaded models are kept for a while only, "
                            "or it was uploaded to another server); upload it again.", ["model", "id"])
         return entry
 
     def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {"models": len(self._entries), "bytes": self._nbytes, "capacity_bytes": self._capacity,
-                    "evictions": self._evictions}
+        held = self._lru.stats()
+        return {"models": held.pop("entries"), **held}

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..exceptions import InvalidRequest, NotFound, TooLarge
 from . import catalogue
+from .lru import ByteLRU
 from .weights import expected_parameters, read_safetensors
 
 _ID_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -39,32 +38,21 @@ class StoredWeights:
 
 class WeightsStore:
     def __init__(self, capacity_bytes: int) -> None:
-        self._capacity = capacity_bytes
-        self._entries: OrderedDict[tuple[str, str], StoredWeights] = OrderedDict()
-        self._nbytes = 0
-        self._lock = threading.Lock()
+        self._lru = ByteLRU(capacity_bytes)
 
     def put(self, model_id: str, data: bytes, *, max_bytes: int) -> StoredWeights:
         if len(data) > max_bytes:
             raise TooLarge(f"The weights file is {len(data):,} bytes, more than this server accepts "
                            f"({max_bytes:,} bytes).", ["file"])
         key = (model_id, hashlib.sha256(data).hexdigest())
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
+        held = self._lru.get(key)
+        if held is not None:
+            return held
         entry = StoredWeights(key[1], model_id, read_safetensors(data, expected_parameters(catalogue.network(model_id))))
-        if entry.nbytes > self._capacity:
+        if entry.nbytes > self._lru.capacity:
             raise TooLarge(f"The weights need {entry.nbytes:,} bytes as float32, more than the whole weights store "
-                           f"holds ({self._capacity:,} bytes).", ["file"])
-        with self._lock:
-            if key not in self._entries:
-                self._entries[key] = entry
-                self._nbytes += entry.nbytes
-                while self._nbytes > self._capacity:
-                    _, old = self._entries.popitem(last=False)
-                    self._nbytes -= old.nbytes
-            return self._entries[key]
+                           f"holds ({self._lru.capacity:,} bytes).", ["file"])
+        return self._lru.add(key, entry)
 
     def get(self, model_id: str, weights_id: object) -> StoredWeights:
         if not isinstance(weights_id, str) or not _ID_RE.match(weights_id.lower()):
@@ -72,11 +60,8 @@ class WeightsStore:
                                  "hexadecimal characters of the file's sha256, as POST /api/v1/models/{id}/weights "
                                  "returns.", ["model", "weights"])
         key = (model_id, weights_id.lower())
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            others = [m for m, w in self._entries if w == key[1]] if entry is None else []
+        entry = self._lru.get(key)
+        others = [m for m, w in self._lru.keys() if w == key[1]] if entry is None else []
         if entry is None and others:
             raise InvalidRequest(f"Weights {weights_id[:12]}… were uploaded for {others[0]!r}, not {model_id!r}.",
                                  ["model", "weights"])
