@@ -13,9 +13,11 @@ const formula = document.getElementById("demo-formula");
 const plots = document.querySelector(".demo .heatmaps");
 let generation = 0;
 let interactive = false; // Plotly.js is fetched after the first drawing, which is on canvases
+let shown = null; // the grids on screen
 const PLOTS = ["plot-input", "plot-kernel", "plot-output"].map((id) => document.getElementById(id));
 
 function paint(grids) {
+  shown = grids;
   PLOTS.forEach((el, i) => (interactive ? heatmap(el, grids[i]) : drawHeatmap(el, grids[i])));
 }
 
@@ -24,8 +26,8 @@ function upgrade() {
   const later = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
   later(() => whenPlotlyReady().then(() => {
     interactive = true;
-    PLOTS.forEach((el) => clearHeatmap(el));
-    draw();
+    PLOTS.forEach((el) => clearHeatmap(el)); // swapped in the same task: never a moment without a drawing
+    paint(shown);
   }).catch(() => {})); // the canvases stay: they show the same numbers
 }
 

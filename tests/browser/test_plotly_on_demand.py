@@ -89,4 +89,15 @@ def test_home_page_draws_its_heatmaps_before_plotly_is_fetched(watched, live_ser
       return performance.getEntriesByType('resource').filter((e) => e.name.includes('/vendor/plotly')
         && e.startTime <= ready).length; }""")
     assert fetched_before == 0
+    gaps = watched.evaluate("""() => new Promise((resolve) => {
+      const ids = ['plot-input', 'plot-kernel', 'plot-output'];
+      let gaps = 0;
+      const look = () => {
+        if (ids.some((id) => !document.querySelector(`#${id} canvas, #${id} .main-svg`))) gaps += 1;
+        if (ids.every((id) => document.querySelector(`#${id} .main-svg`))) resolve(gaps);
+        else requestAnimationFrame(look);
+      };
+      look();
+    })""")
+    assert gaps == 0, "the canvases give way to the Plotly charts with no frame in between"
     assert watched.problems == []
