@@ -18,11 +18,11 @@ layer's channel count (and drops groups) to make a large stack cheap: the geomet
 """
 from __future__ import annotations
 
-import base64
 import math
 from typing import Any
 
 import numpy as np
+import pybase64
 import torch
 
 from . import layers as layers_mod
@@ -129,7 +129,7 @@ def heatmap(grad: np.ndarray) -> dict[str, Any]:
         return out | {"encoding": "list", "data": grad.tolist()}
     scaled = np.zeros(grad.shape) if hi == lo else (grad - lo) / (hi - lo) * 255.0
     data = np.rint(scaled).astype(np.uint8)
-    return out | {"encoding": "uint8-base64", "data": base64.b64encode(data.tobytes()).decode("ascii")}
+    return out | {"encoding": "uint8-base64", "data": pybase64.b64encode_as_string(data.tobytes())}
 
 
 def effective_field(input_shape: tuple[int, int, int], layers: list[dict[str, Any]], stack: list[Layer],

@@ -53,8 +53,13 @@ def encode_feature_maps(x: Any, *, max_side: int, encoding: Encoding = "raw") ->
     return encode_stack(x, max_side=max_side, encoding=encoding).maps()
 
 
-def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw") -> MapStack:
-    """encode_feature_maps, kept as one MapStack (mapstack.py)."""
+def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw",
+                 clamped: tuple[MapStack, float, float] | None = None) -> MapStack:
+    """encode_feature_maps, kept as one MapStack (mapstack.py).
+
+    `clamped` = (s, a, b) says that x is clamp(m, a, b) element by element, for the maps m that s encodes (relu
+    is clamp(m, 0, inf), relu6 clamp(m, 0, 6)): a clamp keeps the order of values, so where m was all finite
+    the channels' min and max are s's clamped, exactly, and the pass over x that would find them is saved."""
     check_encoding(encoding, max_side)
     t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x))
     if t.dim() == 2:
@@ -69,7 +74,13 @@ def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw") -> MapSta
     # until the small uint8 codes are: transposing the full float map would cost more than all the rest.
     hwc = channels > 1 and t.stride(0) == 1 and t.stride(2) == channels
     v = t.permute(1, 2, 0) if hwc else t
-    lo, hi, finite = _channel_range(v, hwc)
+    if clamped is not None and clamped[0].finite and len(clamped[0]) == channels:
+        source, a, b = clamped
+        lo, hi = (torch.tensor(source.lo, dtype=torch.float64, device=t.device).clamp_(a, b),
+                  torch.tensor(source.hi, dtype=torch.float64, device=t.device).clamp_(a, b))
+        finite = True
+    else:
+        lo, hi, finite = _channel_range(v, hwc)
     small = _area_downsample(v, factor, hwc)
     out_h, out_w = (small.shape[:2] if hwc else small.shape[1:])
     planes: Any
@@ -84,7 +95,8 @@ def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw") -> MapSta
             planes = [_png_bytes(codes[0])]
         else:
             planes = PNG_THREADS.map(_png_bytes, codes)
-    return MapStack(encoding, out_w, out_h, width, height, factor, lo.cpu().tolist(), hi.cpu().tolist(), planes)
+    return MapStack(encoding, out_w, out_h, width, height, factor, lo.cpu().tolist(), hi.cpu().tolist(), planes,
+                    finite)
 
 
 def decode_quantised(m: EncodedMap) -> np.ndarray:

@@ -9,6 +9,7 @@ the statistics it used.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -34,6 +35,7 @@ _WEIGHTS_KEPT, _FIELDS_KEPT = 3, 64
 _weights_cache: OrderedDict[Any, tuple[Any, dict[str, dict[str, torch.Tensor]]]] = OrderedDict()
 _fields_cache: OrderedDict[Any, list[dict[str, Any]]] = OrderedDict()
 _cache_lock = threading.Lock()
+_CLAMPS = {"relu": (0.0, math.inf), "relu6": (0.0, 6.0)}  # the layers that clamp their input element by element
 
 
 @dataclass(eq=False)
@@ -191,6 +193,12 @@ class PipelineRun:
         self.stack = self.plan.stack
         self.fields = _fields(shape, self.plan.network)
         self.runner = make_runner(self.plan, device)
+        # relu and relu6 layers whose maps' range follows from their input's (encoding.encode_stack's `clamped`):
+        # layer index → (the entry it reads, the clamp's bounds); the entries' stacks are kept as they are encoded
+        self._clamps = {i: ((p.sources or (i,))[0], *_CLAMPS[p.op]) for i, p in enumerate(self.stack)
+                        if p.op in _CLAMPS and len(p.sources or (i,)) == 1}
+        self._read = {src for src, _, _ in self._clamps.values()}
+        self._encoded: dict[int, MapStack] = {}
 
     def __len__(self) -> int:
         return len(self.stack)
@@ -210,7 +218,15 @@ class PipelineRun:
         return y, stats
 
     def encode(self, i: int, y: torch.Tensor, stats: dict[str, Any] | None) -> Block:
-        maps = encode_stack(as_maps(y[0]), max_side=self.max_side, encoding=self.encoding)  # type: ignore[arg-type]
+        clamped = None
+        if i in self._clamps:  # its input's range, when that block is encoded already (it may be on another thread)
+            src, a, b = self._clamps[i]
+            held = self._encoded.get(src)
+            clamped = None if held is None else (held, a, b)
+        maps = encode_stack(as_maps(y[0]), max_side=self.max_side, encoding=self.encoding,  # type: ignore[arg-type]
+                            clamped=clamped)
+        if i + 1 in self._read:
+            self._encoded[i + 1] = maps
         if i == -1:
             return Block(-1, "input", list(y.shape[1:]), maps, self.fields[0])
         p = self.stack[i]
