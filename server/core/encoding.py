@@ -7,6 +7,7 @@ cross to the host. `encode_feature_maps` takes numpy or torch; `decode_quantised
 """
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -76,8 +77,7 @@ def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw",
     v = t.permute(1, 2, 0) if hwc else t
     if clamped is not None and clamped[0].finite and len(clamped[0]) == channels:
         source, a, b = clamped
-        lo, hi = (torch.tensor(source.lo, dtype=torch.float64, device=t.device).clamp_(a, b),
-                  torch.tensor(source.hi, dtype=torch.float64, device=t.device).clamp_(a, b))
+        lo, hi = np.clip(np.array(source.lo), a, b), np.clip(np.array(source.hi), a, b)
         finite = True
     else:
         lo, hi, finite = _channel_range(v, hwc)
@@ -95,7 +95,7 @@ def encode_stack(x: Any, *, max_side: int, encoding: Encoding = "raw",
             planes = [_png_bytes(codes[0])]
         else:
             planes = PNG_THREADS.map(_png_bytes, codes)
-    return MapStack(encoding, out_w, out_h, width, height, factor, lo.cpu().tolist(), hi.cpu().tolist(), planes,
+    return MapStack(encoding, out_w, out_h, width, height, factor, lo.tolist(), hi.tolist(), planes,
                     finite)
 
 
@@ -115,26 +115,28 @@ def _chw(x: torch.Tensor, hwc: bool) -> torch.Tensor:
     return x.permute(2, 0, 1).contiguous() if hwc else x
 
 
-def _channel_range(x: torch.Tensor, hwc: bool = False) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """Per-channel min and max (float64) over finite values, and whether all values were finite.
+def _channel_range(x: torch.Tensor, hwc: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per-channel min and max over finite values (float64, on the host), and whether all values were finite.
 
-    NaN and ±inf show up in the plain min/max, so the common all-finite case costs two passes;
-    a channel with no finite value at all gets min = max = 0. x is C×H×W, or H×W×C when hwc.
+    NaN and ±inf show up in the plain min/max, so the common all-finite case costs two passes and one small
+    copy to the host; a channel with no finite value at all gets min = max = 0. x is C×H×W, or H×W×C when hwc.
     """
     if hwc:  # rows first, over W·C contiguous values, then the W×C that is left: 7× faster than over (0, 1)
         rows = x.reshape(x.shape[0], -1)
-        lo = rows.amin(dim=0).reshape(x.shape[1:]).amin(dim=0).double()
-        hi = rows.amax(dim=0).reshape(x.shape[1:]).amax(dim=0).double()
+        lo = rows.amin(dim=0).reshape(x.shape[1:]).amin(dim=0)
+        hi = rows.amax(dim=0).reshape(x.shape[1:]).amax(dim=0)
     else:
-        lo, hi = x.amin(dim=(1, 2)).double(), x.amax(dim=(1, 2)).double()
-    bad = ~(torch.isfinite(lo) & torch.isfinite(hi))
-    if not bool(bad.any()):
-        return lo, hi, True
-    for c in torch.nonzero(bad).flatten().tolist():  # rare: slow path per channel
+        lo, hi = x.amin(dim=(1, 2)), x.amax(dim=(1, 2))
+    both = torch.stack((lo, hi)).cpu().numpy().astype(np.float64)
+    lo_h, hi_h = both[0], both[1]
+    bad = ~(np.isfinite(lo_h) & np.isfinite(hi_h))
+    if not bad.any():
+        return lo_h, hi_h, True
+    for c in np.flatnonzero(bad).tolist():  # rare: slow path per channel
         plane = x[..., c] if hwc else x[c]
         finite = plane[torch.isfinite(plane)]
-        lo[c], hi[c] = (finite.min(), finite.max()) if finite.numel() else (0.0, 0.0)
-    return lo, hi, False
+        lo_h[c], hi_h[c] = (float(finite.min()), float(finite.max())) if finite.numel() else (0.0, 0.0)
+    return lo_h, hi_h, False
 
 
 def _area_downsample(x: torch.Tensor, factor: int, hwc: bool = False) -> torch.Tensor:
@@ -160,20 +162,32 @@ def _area_downsample(x: torch.Tensor, factor: int, hwc: bool = False) -> torch.T
         return acc
 
     out = block_sums(block_sums(x, ay, height, out_h), ax, width, out_w)
-    row_n = torch.clamp(height - torch.arange(out_h, device=x.device) * factor, max=factor).to(work)
-    col_n = torch.clamp(width - torch.arange(out_w, device=x.device) * factor, max=factor).to(work)
+    return out.div_(_block_counts(height, width, factor, hwc, x.device, work))
+
+
+@functools.lru_cache(maxsize=64)
+def _block_counts(height: int, width: int, factor: int, hwc: bool, device: torch.device, work: torch.dtype,
+                  ) -> torch.Tensor:
+    """How many full-resolution pixels each display pixel averages (factor², less at a clipped edge); read only."""
+    row_n = torch.clamp(height - torch.arange(-(-height // factor), device=device) * factor, max=factor).to(work)
+    col_n = torch.clamp(width - torch.arange(-(-width // factor), device=device) * factor, max=factor).to(work)
     counts = row_n[:, None] * col_n[None, :]
-    return out.div_(counts[:, :, None] if hwc else counts)
+    return counts[:, :, None] if hwc else counts
 
 
-def _quantise(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, finite: bool, hwc: bool = False) -> torch.Tensor:
-    """uint8 codes round((v - lo) · 255 / (hi - lo)); constant channels become all 0."""
+def _quantise(x: torch.Tensor, lo: np.ndarray, hi: np.ndarray, finite: bool, hwc: bool = False) -> torch.Tensor:
+    """uint8 codes round((v - lo) · 255 / (hi - lo)); constant channels become all 0. lo and hi are float64 on the
+    host; the scale is worked out there, in float64, and both go to the device at once in x's precision."""
     work = torch.float64 if x.dtype == torch.float64 else torch.float32  # float64 maps keep their precision
     span = hi - lo
-    scale = torch.where(span > 0, 255.0 / torch.where(span > 0, span, 1.0), 0.0).to(work)
-    per = (lambda v: v[None, None, :]) if hwc else (lambda v: v[:, None, None])
-    buf = x.to(work) - per(lo.to(work))
-    buf.mul_(per(scale)).add_(0.5).clamp_(0.0, 255.0)  # ±inf land on 0 or 255
+    scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0)
+    lo_t, scale_t = torch.from_numpy(np.stack((lo, scale))).to(device=x.device, dtype=work)
+    if hwc:
+        lo_t, scale_t = lo_t[None, None, :], scale_t[None, None, :]
+    else:
+        lo_t, scale_t = lo_t[:, None, None], scale_t[:, None, None]
+    buf = x.to(work) - lo_t
+    buf.mul_(scale_t).add_(0.5).clamp_(0.0, 255.0)  # ±inf land on 0 or 255
     if not finite:
         buf.nan_to_num_(nan=0.0)
     return buf.to(torch.uint8)
