@@ -31,6 +31,7 @@ from convscope.core.receptive import entries
 
 DEFAULT_MAX_SIDE = 256
 MAX_DISPLAY_SIDE = 1024
+PENDING_BYTES = 64 * 1024 * 1024  # computed maps that may wait for their encoding on the spare executor
 _WEIGHTS_KEPT, _FIELDS_KEPT = 3, 64
 _weights_cache: OrderedDict[Any, tuple[Any, dict[str, dict[str, torch.Tensor]]]] = OrderedDict()
 _fields_cache: OrderedDict[Any, list[dict[str, Any]]] = OrderedDict()
@@ -246,20 +247,27 @@ class PipelineRun:
     def dicts(self, spare: Callable[[], Executor | None] | None = None, fragment: bool = False
               ) -> list[dict[str, Any]]:
         """Every block's as_dict(fragment), in order. Where `spare()` gives an executor, the block is encoded there
-        while the next layer is computed (at most two blocks wait, so that memory stays bounded)."""
+        while the next layers are computed; the maps waiting for it are bounded by bytes (PENDING_BYTES), so
+        that a run of small layers is not held back by their encoding and memory stays bounded."""
         out: list[Any] = []
-        waiting: deque[Future[dict[str, Any]]] = deque()
+        waiting: deque[tuple[Future[dict[str, Any]], int]] = deque()
+        pending = 0
         for i in range(-1, len(self)):
             y, stats = self.compute(i)
             executor = spare() if spare is not None else None
             if executor is None:
                 out.append(self.encode(i, y, stats).as_dict(fragment))
                 continue
-            waiting.append(executor.submit(lambda i=i, y=y, stats=stats: self.encode(i, y, stats).as_dict(fragment)))
-            out.append(waiting[-1])
+            size = y.element_size() * y.nelement()
+            waiting.append((executor.submit(lambda i=i, y=y, stats=stats: self.encode(i, y, stats).as_dict(fragment)),
+                            size))
+            out.append(waiting[-1][0])
+            pending += size
             del y
-            while len(waiting) > 2:
-                waiting.popleft().result()
+            while len(waiting) > 1 and pending > PENDING_BYTES:
+                done, size = waiting.popleft()
+                done.result()
+                pending -= size
         return [item.result() if isinstance(item, Future) else item for item in out]
 
 
