@@ -44,12 +44,9 @@ def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
 
 
 def block_frame(block: Block) -> bytes:
-    lengths, payload = block.stack.payload()
-    maps, offset = block.stack.headers(), 0
-    for m, length in zip(maps, lengths):
-        m["offset"], m["length"] = offset, length
-        offset += length
-    return frame({"event": "maps", **block.header(), "maps": maps}, payload)
+    """A "maps" frame: the block's header, each map's header with its offset and length in the payload, the maps."""
+    _, payload = block.stack.payload()
+    return frame({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload)
 
 
 class FrameStream(Response):

@@ -45,3 +45,16 @@ def test_a_pipeline_s_json_is_the_same_bytes_written_either_way() -> None:
         assert JSONResponse(written).body == JSONResponse(plain).body
         blocks = PipelineRun(img, layers, max_side=16, encoding=encoding).blocks()
         assert plain["layers"] == [b.as_dict() for b in blocks[1:]]
+
+
+@pytest.mark.parametrize("encoding", ["raw", "png", "f32"])
+def test_a_stream_frame_s_map_headers_are_the_same_bytes_written_either_way(encoding: str) -> None:
+    x = np.random.default_rng(5).standard_normal((6, 13, 9)).astype(np.float32)
+    stack = encode_stack(x, max_side=8, encoding=encoding)  # type: ignore[arg-type]
+    lengths, payload = stack.payload()
+    heads, offset = stack.headers(), 0
+    for head, length in zip(heads, lengths):
+        head["offset"], head["length"] = offset, length
+        offset += length
+    assert offset == len(payload)
+    assert stack.frame_json() == orjson.dumps(heads)
