@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import anyio
+import numpy as np
 import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -38,15 +39,20 @@ MEDIA_TYPE = "application/vnd.convscope.frames"
 log = logging.getLogger("convscope")
 
 
-def frame(header: dict[str, Any], payload: bytes = b"") -> bytes:
+def frame(header: dict[str, Any], payload: Any = b"", before: bytes = b"") -> bytes:
+    """`before` (frames already made), then this frame: its header's length, the header, the payload (any bytes-like
+    object), written with one copy."""
     head = orjson.dumps(header | {"bytes": len(payload)}, option=orjson.OPT_SERIALIZE_NUMPY)
-    return struct.pack(">I", len(head)) + head + payload
+    return b"".join((before, struct.pack(">I", len(head)), head, payload))
 
 
-def block_frame(block: Block) -> bytes:
-    """A "maps" frame: the block's header, each map's header with its offset and length in the payload, the maps."""
-    _, payload = block.stack.payload()
-    return frame({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload)
+def block_frame(block: Block, before: bytes = b"") -> bytes:
+    """A "maps" frame: the block's header, each map's header with its offset and length in the payload, the maps
+    (a raw or f32 stack's C×n codes are read where they are, not copied out first)."""
+    planes = block.stack.planes
+    payload = memoryview(np.ascontiguousarray(planes)).cast("B") if isinstance(planes, np.ndarray) else b"".join(planes)
+    return frame({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload,
+                 before)
 
 
 class FrameStream(Response):
@@ -102,7 +108,7 @@ class FrameStream(Response):
                         break
                     if isinstance(item, Future):
                         item = await asyncio.wrap_future(item)
-                    await send({"type": "http.response.body", "body": body + block_frame(item), "more_body": True})
+                    await send({"type": "http.response.body", "body": block_frame(item, body), "more_body": True})
                     body = b""
                 else:
                     body = frame({"event": "done", "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 1)})
