@@ -16,7 +16,7 @@ from .compute import WorkerPool
 
 OFFLOAD_BYTES = 16 * 1024  # below this, compressing costs less than the hop to a thread
 # zlib's level 6, not Starlette's 9: on the views' JSON (long runs of numbers) 9 takes ~10× as long for ~2 % fewer
-# bytes; /equivariance's 529 KB answer: 70.5 KB in ~60 ms at 9, 72 KB in ~6 ms at 6, which a page waits for.
+# bytes; /equivariance's 529 KB answer: 70.5 KB in ~40 ms at 9, 72 KB in ~15 ms at 6 (2 cores), which its page waits for.
 COMPRESS_LEVEL = 6
 
 
