@@ -1,10 +1,11 @@
-"""The API's answers to a page's first GET requests, written into the page as JSON data blocks.
+"""The API's answers to a page's first GET requests, written into the page as JSON in <meta> elements.
 
 A page whose first drawing waits on GET /api/v1/layers, /presets, /models ... would otherwise fetch them only once
 its scripts run, one round trip (or several, one after another) before it can draw. The server asks itself instead,
 in process, through the whole app (middleware included): what the page reads is the API's answer byte for byte, and
-static/js/api.js's get() takes it in place of the first fetch of that path. A data block is not a script (the CSP
-still refuses inline scripts); a GET that does not answer 200 is left out, and the page fetches it as before.
+static/js/api.js's get() takes it in place of the first fetch of that path. The JSON is an attribute's value, as the
+API's paths are (<meta name="api-paths">): no script element of any kind is written into a page (the CSP refuses
+inline scripts, and the pages are checked for any). A GET that does not answer 200 is left out: the page fetches it.
 """
 from __future__ import annotations
 
@@ -45,13 +46,7 @@ async def api_get(request: Request, path: str) -> bytes | None:
 
 
 async def embedded(request: Request, paths: tuple[str, ...]) -> Markup:
-    """<script type="application/json" data-api-get="{path}"> blocks, one per path that answered."""
+    """<meta name="api-get" data-path="{path}" content="{the JSON, escaped}">, one per path that answered."""
     bodies = await asyncio.gather(*(api_get(request, p) for p in paths))
-    blocks = []
-    for path, body in zip(paths, bodies):
-        if body is None:
-            continue
-        # "<" only occurs inside JSON strings, where \u003c reads the same: no "</script>" can close the block
-        text = body.decode("utf-8").replace("<", "\\u003c")
-        blocks.append(f'<script type="application/json" data-api-get="{escape(path)}">{text}</script>')
-    return Markup("".join(blocks))
+    return Markup("".join(f'<meta name="api-get" data-path="{escape(path)}" content="{escape(body.decode("utf-8"))}">'
+                          for path, body in zip(paths, bodies) if body is not None))

@@ -41,15 +41,15 @@ export async function get(path, { signal } = {}) {
 
 /**
  * The server's answer to GET path written into the page (server/embed.py: the API's own bytes, in a
- * <script type="application/json" data-api-get>), taken once: the first get() of that path draws without a
- * round trip, a later one asks the server again. null when the page holds none.
+ * <meta name="api-get" data-path content>), taken once: the first get() of that path draws without a round trip,
+ * a later one asks the server again. null when the page holds none.
  */
 function embedded(path) {
-  for (const block of document.querySelectorAll('script[type="application/json"][data-api-get]')) {
-    if (block.dataset.apiGet !== path) continue;
-    block.remove();
+  for (const meta of document.querySelectorAll('meta[name="api-get"]')) {
+    if (meta.dataset.path !== path) continue;
+    meta.remove();
     try {
-      const data = JSON.parse(block.textContent);
+      const data = JSON.parse(meta.content);
       return data && data.ok !== false ? data : null;
     } catch {
       return null;

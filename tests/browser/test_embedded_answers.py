@@ -1,7 +1,8 @@
-"""The GET answers a page's first drawing waits on come written into the page (server/embed.py): each data block is
+"""The GET answers a page's first drawing waits on come written into the page (server/embed.py): each <meta> is
 the API's own answer to that GET, the page draws without asking for them, and a later call asks the server again."""
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from urllib.parse import urlparse
@@ -12,7 +13,7 @@ import pytest
 from .helpers import open_view
 
 pytestmark = pytest.mark.browser
-BLOCK = re.compile(r'<script type="application/json" data-api-get="([^"]+)">(.*?)</script>', re.S)
+BLOCK = re.compile(r'<meta name="api-get" data-path="([^"]+)" content="([^"]*)">')
 EMBEDS = {
     "/receptive-field": ["/presets", "/layers", "/models"],
     "/lab": ["/kernels", "/layers", "/pipeline/presets", "/models", "/samples", "/samples/camera"],
@@ -26,8 +27,8 @@ def test_each_block_is_the_apis_answer_to_that_get(live_server, path):
     blocks = BLOCK.findall(html)
     assert [p for p, _ in blocks] == EMBEDS[path]
     for api_path, text in blocks:
-        assert "</" not in text  # nothing in the data can end the block early
-        assert json.loads(text) == httpx.get(f"{live_server}/api/v1{api_path}", timeout=30).json(), api_path
+        assert "<" not in text and '"' not in text  # escaped: the attribute cannot end early
+        assert json.loads(html_lib.unescape(text)) == httpx.get(f"{live_server}/api/v1{api_path}", timeout=30).json(), api_path
 
 
 def test_an_unknown_sample_in_the_address_is_left_to_the_page(live_server):
@@ -48,7 +49,7 @@ def test_the_page_draws_without_fetching_what_it_was_given(page, live_server, pa
     given = {f"/api/v1{p}" for p in EMBEDS[path]}
     assert not given & set(asked), "an embedded answer was fetched again before the first drawing"
     # each block is taken once: the page holds none after it has drawn
-    assert page.eval_on_selector_all("script[data-api-get]", "els => els.length") == 0
+    assert page.eval_on_selector_all("meta[name=api-get]", "els => els.length") == 0
     # and a later get() of the same path asks the server
     with page.expect_request(lambda r: urlparse(r.url).path == "/api/v1/layers"):
         page.evaluate("import('/static/js/api.js').then((api) => api.get('/layers'))")
