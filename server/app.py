@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator
 import anyio
 import torch
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.types import ASGIApp
 
 from . import __version__, allocator
-from .assets import STATIC_DIR, TEMPLATES_DIR, AssetTable
+from .assets import STATIC_DIR, TEMPLATES_DIR, AssetTable, MemoryStatic
 from .compression import GZip
 from .compute import ComputeGate
 from .errors import install_error_handlers
@@ -103,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the API's paths, as /openapi.json lists them, written into every page: the page asks what the server offers
     # without fetching and parsing the whole spec before its first drawing (the spec is built once and kept)
     templates.env.globals["api_paths"] = lambda: " ".join(p for p in app.openapi()["paths"] if p.startswith("/api/"))
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", MemoryStatic(STATIC_DIR), name="static")
     # Streamed feature maps are incompressible and must reach the page frame by frame; a body worth
     # compressing is compressed in the side pool (compression.py).
     app.add_middleware(GZip, pool=app.state.gate.side, minimum_size=1024,

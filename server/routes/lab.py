@@ -14,6 +14,7 @@ from ..core.pipeline import Plan
 from ..core.pipeline_run import PipelineRun, run_pipeline
 from ..core.probe import probe
 from ..core.samples import SAMPLE_IDS, default_side, load_sample, offered_sides
+from ..embed import embedded
 from ..frames import MEDIA_TYPE, FrameStream
 from ..responses import JSONResponse
 from ..schemas_lab import LabPresetList, PipelineRequest, PipelineResponse, ProbeRequest, ProbeResponse
@@ -133,7 +134,11 @@ async def pipeline_presets() -> JSONResponse:
 
 @router.get("/lab", response_class=HTMLResponse, include_in_schema=False)
 async def lab_page(request: Request) -> HTMLResponse:
+    # what the page reads before its first run, in the order it asks (the sample: the address's, else the camera)
+    sample = request.query_params.get("sample", "camera")
+    data = await embedded(request, ("/kernels", "/layers", "/pipeline/presets", "/models", "/samples",
+                                    *((f"/samples/{sample}",) if sample in SAMPLE_IDS else ())))
     return request.app.state.templates.TemplateResponse(
         request, "lab.html", {"page": "lab", "image_max_side": settings_of(request).image_max_side,
                               "work_sides": offered_sides(settings_of(request).image_max_side),
-                              "work_side": default_side(settings_of(request).image_max_side)})
+                              "work_side": default_side(settings_of(request).image_max_side), "embedded": data})

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
 from ..core.ops import OPS
+from ..embed import embedded
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,9 +36,16 @@ VIEWS: dict[str, tuple[str, str]] = {
 }
 
 
+# The GET answers a view's first drawing waits on, written into its page (embed.py): no round trip before it draws.
+EMBEDDED: dict[str, tuple[str, ...]] = {
+    "receptive": ("/presets", "/layers", "/models"),
+}
+
+
 def _view_page(view: str, title: str) -> Callable[[Request], Awaitable[HTMLResponse]]:
     async def page(request: Request) -> HTMLResponse:
-        return render(request, f"{view}.html", title=title, view=view)
+        data = await embedded(request, EMBEDDED[view]) if view in EMBEDDED else ""
+        return render(request, f"{view}.html", title=title, view=view, embedded=data)
 
     page.__name__ = f"page_{view}"
     return page

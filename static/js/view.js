@@ -2,7 +2,6 @@
 // and the API's error sentence next to the control it is about.
 import { ApiError, post } from "./api.js";
 import { clearErrors, debounce, showError } from "./controls.js";
-import { copyText, downloadJson, exportPng } from "./exporter.js";
 import { Player } from "./player.js";
 import { bindDrawer, fitStage, plotFonts } from "./stage.js";
 import * as url from "./urlstate.js";
@@ -136,21 +135,24 @@ function fitView(spec) {
   if (spec.resize) fitStage(spec.resize);
 }
 
+/** The exports: their module (and the PNG's painter) is fetched on the first click, not before the first drawing. */
 function bindExports(spec) {
   const status = document.getElementById("export-status");
   const say = (text) => { status.textContent = text; };
+  const exporter = () => import("./exporter.js");
   document.getElementById("export-png").addEventListener("click", async () => {
     say("drawing…");
-    await exportPng(document.getElementById("stage"), `convscope-${spec.name}.png`);
+    await (await exporter()).exportPng(document.getElementById("stage"), `convscope-${spec.name}.png`);
     say("PNG saved");
   });
-  document.getElementById("export-json").addEventListener("click", () => {
-    downloadJson(spec.json(), `convscope-${spec.name}-trace.json`);
+  document.getElementById("export-json").addEventListener("click", async () => {
+    const trace = spec.json(); // the drawing's own numbers, as they are at the click
+    (await exporter()).downloadJson(trace, `convscope-${spec.name}-trace.json`);
     say("trace saved");
   });
   document.getElementById("export-pytorch").addEventListener("click", async () => {
     const pre = document.getElementById("pytorch-code");
-    const copied = await copyText(pre.textContent, pre);
+    const copied = await (await exporter()).copyText(pre.textContent, pre);
     say(copied ? "PyTorch call copied" : "selected: press Ctrl+C to copy");
   });
 }

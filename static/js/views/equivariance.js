@@ -100,7 +100,7 @@ function build() {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  for (const [id, g] of Object.entries(S.grids)) fitGrids([g], $(`g-${id}`), big, 0.55, 1);
+  for (const [id, g] of Object.entries(S.grids)) { fitGrids([g], $(`g-${id}`), big, 0.55, 1); g.drawn = S.planes[id]; }
   drawFrame(Math.min(S.frame ?? 0, S.res.frames.length - 1));
 }
 
@@ -108,9 +108,13 @@ function drawFrame(k) {
   S.frame = k;
   const r = S.res;
   const fr = r.frames[k];
-  setPlane("diff", fr.conv.difference);
-  setPlane("stride", fr.strided.difference);
-  for (const id of ["diff", "stride"]) S.grids[id].draw();
+  // a map already on its grid (the first frame, just laid out) is not painted again
+  for (const [id, plane] of [["diff", fr.conv.difference], ["stride", fr.strided.difference]]) {
+    if (S.planes[id] === plane && S.grids[id].drawn === plane) continue;
+    setPlane(id, plane);
+    S.grids[id].draw();
+    S.grids[id].drawn = plane;
+  }
   const [sy, sx] = fr.shift;
   const st = fr.strided;
   $("t-diff").textContent = `|conv(shift(x)) − shift(conv(x))| · shift (${sy}, ${sx})`;

@@ -9,7 +9,10 @@ const FOLD_ABOVE = 40; // layers: a network this long starts with its blocks fol
 const AXES = ["n", "j", "r", "start"];
 
 export const pair = (v) => (v[0] === v[1] ? f(v[0]) : `${f(v[0])}, ${f(v[1])}`);
-const count = (v) => Number(v).toLocaleString("en-US");
+// A whole count with en-US thousands commas, as toLocaleString("en-US") writes it, without starting ICU's number
+// formatter before the first drawing (its first use costs more than the rest of the table); fractions go to it.
+const count = (v) => (Number.isSafeInteger(Number(v)) ? String(Number(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
+  : Number(v).toLocaleString("en-US"));
 const dims = (shape) => shape.join("×");
 
 export class LayerTable {

@@ -95,9 +95,10 @@ async function load(p) {
   const levels = [...new Set([...below, L, top])].sort((a, b) => a - b);
   Object.assign(S, { p, layers, size, shape, shapes, rf, graph, levels, unit, pickable,
     deep: path.length > DEEP ? path.length : 0 });
-  const fields = await Promise.all(below.map((k) => regionIn(k)));
+  // the field in each level drawn and through each input of the unit's merge: independent, asked at once
+  const [fields, paths] = await Promise.all([Promise.all(below.map((k) => regionIn(k))), pathFields()]);
   S.fields = new Map(below.map((k, i) => [k, fields[i]]));
-  S.paths = await pathFields();
+  S.paths = paths;
   render();
   return below.length + 1;
 }
