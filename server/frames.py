@@ -20,9 +20,7 @@ import logging
 import math
 import struct
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 import anyio
@@ -33,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from .compute import ComputeGate
 from .core.exceptions import ConvscopeError
-from .core.pipeline_run import PENDING_BYTES, Block, PipelineRun
+from .core.pipeline_run import Block, Encoder, PipelineRun
 
 MEDIA_TYPE = "application/vnd.convscope.frames"
 log = logging.getLogger("convscope")
@@ -46,13 +44,12 @@ def frame(header: dict[str, Any], payload: Any = b"", before: bytes = b"") -> by
     return b"".join((before, struct.pack(">I", len(head)), head, payload))
 
 
-def block_frame(block: Block, before: bytes = b"") -> bytes:
+def block_frame(block: Block) -> bytes:
     """A "maps" frame: the block's header, each map's header with its offset and length in the payload, the maps
     (a raw or f32 stack's C×n codes are read where they are, not copied out first)."""
     planes = block.stack.planes
     payload = memoryview(np.ascontiguousarray(planes)).cast("B") if isinstance(planes, np.ndarray) else b"".join(planes)
-    return frame({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload,
-                 before)
+    return frame({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload)
 
 
 class FrameStream(Response):
@@ -93,8 +90,9 @@ class FrameStream(Response):
         hands each block to the event loop as it is made; the slot goes back as soon as the last is done,
         and blocks are sent as they come: the slot never waits on a slow client. Each block is encoded inside
         the slot too (a request runs to completion, which keeps latency low under load), except while the
-        gate has a slot free and nobody waiting: then encoding goes to the side pool, and one request uses
-        the idle core while its next layers are computed (ResNet-18's 70 blocks: one thread hop, not 140)."""
+        gate has a slot free and nobody waiting: then encoding goes to one thread of the side pool, and one
+        request uses the idle core while its next layers are computed (ResNet-18's 70 blocks: one thread hop,
+        not 140)."""
         t0 = time.perf_counter()
         blocks, ready = anyio.create_memory_object_stream[Any](max_buffer_size=math.inf)
         async with anyio.create_task_group() as tg:
@@ -106,9 +104,7 @@ class FrameStream(Response):
                         body += frame({"event": "error", "ok": False, "status": item.status, "error": item.message,
                                        "errors": [{"loc": item.loc, "msg": item.message}]})
                         break
-                    if isinstance(item, Future):
-                        item = await asyncio.wrap_future(item)
-                    await send({"type": "http.response.body", "body": block_frame(item, body), "more_body": True})
+                    await send({"type": "http.response.body", "body": body + item if body else item, "more_body": True})
                     body = b""
                 else:
                     body = frame({"event": "done", "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 1)})
@@ -129,27 +125,24 @@ class FrameStream(Response):
                 await self.slot.aclose()  # the compute slot goes back now, not when the last byte is sent
 
     def _run_all(self, put: Callable[[Any], None]) -> None:
-        """Every layer in order, in the job's thread: each block, or the future of its encoding, goes to put()."""
+        """Every layer in order, in the job's thread, each block's frame going to put() as it is made: here, or, while
+        the gate had a slot free and nobody waiting when the run started, on one side thread (an Encoder)."""
         gate, run = self.gate, self.run
-        waiting: deque[tuple[Future[Block], int]] = deque()
-        pending = 0
-        for i in range(-1, len(run)):
-            if self.stopped:
-                return
-            y, stats = run.compute(i)
-            side = gate.side.executor
-            if side is None or gate.waiting or gate.running >= gate.limiter.total_tokens:
-                put(run.encode(i, y, stats))
-                continue
-            size = y.element_size() * y.nelement()
-            waiting.append((side.submit(run.encode, i, y, stats), size))
-            put(waiting[-1][0])
-            pending += size
-            del y
-            while len(waiting) > 1 and pending > PENDING_BYTES:  # memory stays bounded (pipeline_run.py)
-                done, size = waiting.popleft()
-                done.exception()
-                pending -= size
+        side = gate.side.executor
+        if side is None or gate.waiting or gate.running >= gate.limiter.total_tokens:
+            for i in range(-1, len(run)):
+                if self.stopped:
+                    return
+                put(block_frame(run.encode(i, *run.compute(i))))
+            return
+        encoder = Encoder(run, side, lambda block: put(block_frame(block)))
+        try:
+            for i in range(-1, len(run)):
+                if self.stopped:
+                    return
+                encoder.put(i, *run.compute(i))
+        finally:
+            encoder.close()
 
 
 def _send_nowait(blocks: Any, item: Any) -> None:
