@@ -31,7 +31,7 @@ from starlette.types import Receive, Scope, Send
 
 from .compute import ComputeGate
 from .core.exceptions import ConvscopeError
-from .core.pipeline_run import Block, Encoder, PipelineRun
+from .core.pipeline_run import Block, PipelineRun
 
 MEDIA_TYPE = "application/vnd.convscope.frames"
 log = logging.getLogger("convscope")
@@ -125,24 +125,12 @@ class FrameStream(Response):
                 await self.slot.aclose()  # the compute slot goes back now, not when the last byte is sent
 
     def _run_all(self, put: Callable[[Any], None]) -> None:
-        """Every layer in order, in the job's thread, each block's frame going to put() as it is made: here, or, while
-        the gate had a slot free and nobody waiting when the run started, on one side thread (an Encoder)."""
-        gate, run = self.gate, self.run
-        side = gate.side.executor
-        if side is None or gate.waiting or gate.running >= gate.limiter.total_tokens:
-            for i in range(-1, len(run)):
-                if self.stopped:
-                    return
-                put(block_frame(run.encode(i, *run.compute(i))))
-            return
-        encoder = Encoder(run, side, lambda block: put(block_frame(block)))
-        try:
-            for i in range(-1, len(run)):
-                if self.stopped:
-                    return
-                encoder.put(i, *run.compute(i))
-        finally:
-            encoder.close()
+        """Every layer in order, in the job's thread, each block's frame going to put() as it is made: encoded
+        here, or, while the gate had a slot free and nobody waiting when the run started, on one side thread."""
+        gate = self.gate
+        idle = not gate.waiting and gate.running < gate.limiter.total_tokens
+        self.run.deliver_all(lambda block: put(block_frame(block)), gate.side.executor if idle else None,
+                             lambda: self.stopped)
 
 
 def _send_nowait(blocks: Any, item: Any) -> None:

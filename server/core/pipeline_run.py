@@ -245,21 +245,29 @@ class PipelineRun:
     def blocks(self) -> list[Block]:
         return [self.input_block(), *(self.step(i) for i in range(len(self)))]
 
-    def dicts(self, spare: Callable[[], Executor | None] | None = None, fragment: bool = False
-              ) -> list[dict[str, Any]]:
-        """Every block's as_dict(fragment), in order. Where `spare()` gives an executor when the run starts, the
-        blocks are encoded there, one after another on one thread (an Encoder), while the next layers are
-        computed."""
-        executor = spare() if spare is not None else None
-        if executor is None:
-            return [self.encode(i, *self.compute(i)).as_dict(fragment) for i in range(-1, len(self))]
-        out: list[dict[str, Any]] = []
-        encoder = Encoder(self, executor, lambda block: out.append(block.as_dict(fragment)))
+    def deliver_all(self, deliver: Callable[[Block], None], executor: Executor | None = None,
+                    stopped: Callable[[], bool] = lambda: False) -> None:
+        """Every block, in order, to deliver(block): encoded in line, or with `executor` on one of its threads (an
+        Encoder) while the next layers are computed. Between layers, a run that is stopped() ends."""
+        encoder = Encoder(self, executor, deliver) if executor is not None else None
         try:
             for i in range(-1, len(self)):
-                encoder.put(i, *self.compute(i))
+                if stopped():
+                    return
+                if encoder is None:
+                    deliver(self.encode(i, *self.compute(i)))
+                else:
+                    encoder.put(i, *self.compute(i))
         finally:
-            encoder.close()
+            if encoder is not None:
+                encoder.close()
+
+    def dicts(self, spare: Callable[[], Executor | None] | None = None, fragment: bool = False
+              ) -> list[dict[str, Any]]:
+        """Every block's as_dict(fragment), in order; encoded on a spare thread (deliver_all) where `spare()`
+        gives an executor when the run starts."""
+        out: list[dict[str, Any]] = []
+        self.deliver_all(lambda block: out.append(block.as_dict(fragment)), spare() if spare is not None else None)
         return out
 
 

@@ -2,7 +2,6 @@
 real headless Chromium against a server whose model store holds one small model at a time."""
 from __future__ import annotations
 
-import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +10,8 @@ import httpx
 import pytest
 
 from tests import live
+
+from .test_lab_models import _until
 
 pytestmark = pytest.mark.browser
 STORE_BYTES = 16_000  # one of the models below (2,560 float32 parameters: 10,240 bytes), not two
@@ -33,14 +34,6 @@ def _onnx(path: Any, seed: int) -> bytes:
 def small_store() -> Iterator[str]:
     with live.live_server(env={"CONVSCOPE_MODEL_CACHE_BYTES": str(STORE_BYTES)}) as server:
         yield server.url
-
-
-def _until(page: Any, expression: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"() => Boolean({expression})"):
-        assert page.locator("#lab-error").is_hidden(), page.inner_text("#lab-error")
-        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
-        time.sleep(0.1)
 
 
 def _drawn(page: Any, model: str) -> None:
