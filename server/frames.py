@@ -37,11 +37,10 @@ MEDIA_TYPE = "application/vnd.convscope.frames"
 log = logging.getLogger("convscope")
 
 
-def frame(header: dict[str, Any], payload: Any = b"", before: bytes = b"") -> bytes:
-    """`before` (frames already made), then this frame: its header's length, the header, the payload (any bytes-like
-    object), written with one copy."""
+def frame(header: dict[str, Any], payload: Any = b"") -> bytes:
+    """A frame: its header's length, the header, the payload (any bytes-like object), written with one copy."""
     head = orjson.dumps(header | {"bytes": len(payload)}, option=orjson.OPT_SERIALIZE_NUMPY)
-    return b"".join((before, struct.pack(">I", len(head)), head, payload))
+    return b"".join((struct.pack(">I", len(head)), head, payload))
 
 
 def block_frame(block: Block) -> bytes:

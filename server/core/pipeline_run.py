@@ -221,7 +221,7 @@ class PipelineRun:
 
     def encode(self, i: int, y: torch.Tensor, stats: dict[str, Any] | None) -> Block:
         clamped = None
-        if i in self._clamps:  # its input's range, when that block is encoded already (it may be on another thread)
+        if i in self._clamps:  # its input's range: blocks are encoded in order, so that block's is known
             src, a, b = self._clamps[i]
             held = self._encoded.get(src)
             clamped = None if held is None else (held, a, b)
