@@ -99,12 +99,15 @@ class FrameStream(Response):
             body = frame({"event": "start", **self.start, "layers": len(self.run)})
             async with ready:
                 async for item in ready:
-                    if isinstance(item, ConvscopeError):  # e.g. the device ran out of memory mid-run
-                        body += frame({"event": "error", "ok": False, "status": item.status, "error": item.message,
-                                       "errors": [{"loc": item.loc, "msg": item.message}]})
+                    # frames made while the last send waited on the client go out with this one, in one send
+                    items, failed = _ready_now(ready, item)
+                    if items:
+                        await send({"type": "http.response.body", "body": b"".join((body, *items)), "more_body": True})
+                        body = b""
+                    if failed is not None:  # e.g. the device ran out of memory mid-run
+                        body += frame({"event": "error", "ok": False, "status": failed.status, "error": failed.message,
+                                       "errors": [{"loc": failed.loc, "msg": failed.message}]})
                         break
-                    await send({"type": "http.response.body", "body": body + item if body else item, "more_body": True})
-                    body = b""
                 else:
                     body = frame({"event": "done", "elapsed_ms": round((time.perf_counter() - t0) * 1e3, 1)})
         await send({"type": "http.response.body", "body": body, "more_body": False})
@@ -130,6 +133,20 @@ class FrameStream(Response):
         idle = not gate.waiting and gate.running < gate.limiter.total_tokens
         self.run.deliver_all(lambda block: put(block_frame(block)), gate.side.executor if idle else None,
                              lambda: self.stopped)
+
+
+def _ready_now(ready: Any, first: Any) -> tuple[list[bytes], ConvscopeError | None]:
+    """`first` and every item already waiting in `ready` behind it: the frames, up to an error if one came."""
+    items: list[bytes] = []
+    item = first
+    while True:
+        if isinstance(item, ConvscopeError):
+            return items, item
+        items.append(item)
+        try:
+            item = ready.receive_nowait()
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            return items, None
 
 
 def _send_nowait(blocks: Any, item: Any) -> None:
