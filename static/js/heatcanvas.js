@@ -14,7 +14,17 @@ export function viridis(t) {
   return a.map((v, k) => Math.round(v + (b[k] - v) * s));
 }
 
-const rgb = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
+/** Draw `pixels` (ImageData) into g's box (x, y, w, h), each pixel a sharp-edged block. */
+function paintScaled(g, pixels, x, y, w, h) {
+  const source = document.createElement("canvas");
+  source.width = pixels.width;
+  source.height = pixels.height;
+  source.getContext("2d").putImageData(pixels, 0, 0);
+  g.save();
+  g.imageSmoothingEnabled = false;
+  g.drawImage(source, x, y, w, h);
+  g.restore();
+}
 const LEGEND = 64; // px right of the cells: the colour bar and its numbers
 
 function parts(element) {
@@ -78,11 +88,19 @@ export function drawHeatmap(element, grid, { showValues = true, zmin, zmax, dtic
   Object.assign(h, { grid, cell, x0: pad, y0: pad });
   const span = hi - lo || 1;
   const gp = cell >= 8 ? gap : 0;
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      g.fillStyle = rgb(viridis((grid[r][c] - lo) / span));
-      g.fillRect(pad + c * cell, pad + r * cell, cell - gp, cell - gp);
+  // one pixel per cell, scaled up unsmoothed, then the gaps between cells cut out: a fillRect and a colour string
+  // per cell took ~50 ms for a 100 × 100 field
+  const pixels = new ImageData(cols, rows);
+  for (let r = 0, k = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++, k += 4) {
+      const [red, green, blue] = viridis((grid[r][c] - lo) / span);
+      pixels.data[k] = red; pixels.data[k + 1] = green; pixels.data[k + 2] = blue; pixels.data[k + 3] = 255;
     }
+  }
+  paintScaled(g, pixels, pad, pad, cols * cell, rows * cell);
+  if (gp > 0) {
+    for (let c = 0; c < cols; c++) g.clearRect(pad + (c + 1) * cell - gp, pad, gp, rows * cell);
+    for (let r = 0; r < rows; r++) g.clearRect(pad, pad + (r + 1) * cell - gp, cols * cell, gp);
   }
   g.font = `${font}px sans-serif`;
   g.fillStyle = "#333";
@@ -108,10 +126,12 @@ export function drawHeatmap(element, grid, { showValues = true, zmin, zmax, dtic
 
 function legend(g, x, y, height, lo, hi, font) {
   const w = 12;
-  for (let i = 0; i < height; i++) {
-    g.fillStyle = rgb(viridis(1 - i / Math.max(1, height - 1)));
-    g.fillRect(x, y + i, w, 1);
+  const steps = Math.max(1, Math.round(height));
+  const bar = new ImageData(1, steps);
+  for (let i = 0; i < steps; i++) {
+    bar.data.set([...viridis(1 - i / Math.max(1, steps - 1)), 255], 4 * i);
   }
+  paintScaled(g, bar, x, y, w, height);
   g.strokeStyle = "#666";
   g.strokeRect(x + 0.5, y + 0.5, w, height - 1);
   g.fillStyle = "#333";
