@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.samples = SampleCache(settings.image_max_side)  # filled at start-up (lifespan)
     app.state.assets = assets = AssetTable()
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    templates.env.globals.update(static_url=assets.url, module_script=assets.module_script,
+    templates.env.globals.update(static_url=assets.url, module_script=assets.page_script,
                                  plotly_url=assets.plotly_url, version=__version__)
     app.state.templates = templates
     install_error_handlers(app, max_body_bytes=settings.max_body_bytes)
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the API's paths, as /openapi.json lists them, written into every page: the page asks what the server offers
     # without fetching and parsing the whole spec before its first drawing (the spec is built once and kept)
     templates.env.globals["api_paths"] = lambda: " ".join(p for p in app.openapi()["paths"] if p.startswith("/api/"))
-    app.mount("/static", MemoryStatic(STATIC_DIR), name="static")
+    app.mount("/static", MemoryStatic(STATIC_DIR, assets.bundler), name="static")
     # Streamed feature maps are incompressible and must reach the page frame by frame; a body worth
     # compressing is compressed in the side pool (compression.py).
     app.add_middleware(GZip, pool=app.state.gate.side, minimum_size=1024,

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from .bundle import Bundler
 from .compression import COMPRESS_LEVEL
 
 # A module's static imports ("import … from './x.js'", "import './x.js'", "export … from './x.js'"); dynamic
@@ -69,6 +70,7 @@ class AssetTable:
         self.plotly = Asset(PLOTLY_JS, "text/javascript")
         self._hashes: dict[str, str] = {}
         self._imports: dict[str, tuple[str, ...]] = {}
+        self.bundler = Bundler(static_dir)
 
     def plotly_url(self) -> str:
         return f"/vendor/plotly-{plotly.__version__}.{self.plotly.digest}.min.js"
@@ -102,6 +104,24 @@ class AssetTable:
         return Markup(f'{links}<script type="module" src="{escape(self.url(name))}"></script>')
 
 
+    def page_script(self, name: str) -> Markup:
+        """The page's entry module and its whole graph as one script (bundle.py), at `<name>.bundle.js` beside the
+        entry; where the graph cannot be bundled, module_script(name)."""
+        body = self.bundler.bundle(name)
+        if body is None:
+            return self.module_script(name)
+        digest = hashlib.sha256(body).hexdigest()[:12]
+        return Markup(f'<script type="module" src="/static/{escape(bundle_name(name))}?v={digest}"></script>')
+
+
+BUNDLE_SUFFIX = ".bundle.js"
+
+
+def bundle_name(entry: str) -> str:
+    """js/views/conv.js → js/views/conv.bundle.js: where an entry module's bundle is served."""
+    return entry[: -len(".js")] + BUNDLE_SUFFIX
+
+
 @dataclass(frozen=True)
 class _Held:
     """One static file as read: its bytes, gzipped once when worth it, and the validators the browser sends back."""
@@ -133,9 +153,10 @@ class MemoryStatic(StaticFiles):
     read and compressed on every request: a view's first drawing waits on a dozen or more modules, each one a
     request. Same answers as StaticFiles otherwise: 404 and 405 in the app's envelope, ETag and Last-Modified, 304."""
 
-    def __init__(self, directory: Path = STATIC_DIR) -> None:
+    def __init__(self, directory: Path = STATIC_DIR, bundler: Bundler | None = None) -> None:
         super().__init__(directory=directory)
         self.root = os.path.realpath(directory)
+        self.bundler = bundler
         self._held: dict[str, _Held] = {}
 
     def _file(self, path: str) -> _Held | None:
@@ -145,7 +166,7 @@ class MemoryStatic(StaticFiles):
         try:
             st = os.stat(full)
         except OSError:
-            return None
+            return self._bundle(full)
         if not stat.S_ISREG(st.st_mode):
             return None
         held = self._held.get(full)
@@ -153,6 +174,22 @@ class MemoryStatic(StaticFiles):
             with open(full, "rb") as f:
                 body = f.read()
             held = _Held(body, st.st_mtime_ns, len(body), mimetypes.guess_type(full)[0] or "text/plain")
+            self._held[full] = held
+        return held
+
+    def _bundle(self, full: str) -> _Held | None:
+        """<entry>.bundle.js: the bundle of <entry>.js (assets.page_script), when it is a module that bundles."""
+        if self.bundler is None or not full.endswith(BUNDLE_SUFFIX):
+            return None
+        held = self._held.get(full)
+        if held is None:
+            entry = os.path.relpath(full[: -len(BUNDLE_SUFFIX)] + ".js", self.root).replace(os.sep, "/")
+            if not os.path.isfile(os.path.join(self.root, entry)):
+                return None
+            body = self.bundler.bundle(entry)
+            if body is None:
+                return None
+            held = _Held(body, 0, len(body), mimetypes.guess_type(full)[0] or "text/javascript")
             self._held[full] = held
         return held
 

@@ -1,6 +1,7 @@
-"""Every page names its whole module graph up front (link rel=modulepreload, worked out on the server from the
-modules' import statements), so the browser fetches it at once: what the page then loads is exactly what was
-preloaded plus the entry module, and nothing preloaded goes unused."""
+"""Every page names its whole module graph up front, so the browser fetches it at once: as one bundle (bundle.py), or,
+for a graph that does not bundle, as link rel=modulepreload worked out on the server from the modules' import
+statements. What the page then loads is exactly what was preloaded plus the entry, and nothing preloaded goes
+unused."""
 from __future__ import annotations
 
 from urllib.parse import urlparse

@@ -13,6 +13,7 @@ import { ModelChoice } from "./model_choice.js";
 import { NetworkEditor } from "./network_editor.js";
 import { wrappedBoxes, wrappedText } from "../reach.js";
 import { ancestors, between, drawable, graphOf, levelsOf, nearestMerge, throughInput } from "./network_graph.js";
+import "./erf_depth.js"; // the panel below the view (templates/_erf_depth.html): measured after the first drawing
 
 const $ = (id) => document.getElementById(id);
 const form = document.getElementById("controls");
