@@ -21,7 +21,8 @@ const STOPS = {
 };
 
 const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
-const TABLES = Object.fromEntries(Object.entries(STOPS).map(([name, stops]) => [name, buildTable(stops.map(hex))]));
+const TABLES = {}; // each scale's table, built when it is first asked for (not while the page's modules load)
+const table = (name) => TABLES[name] || (TABLES[name] = buildTable(STOPS[name].map(hex)));
 
 function buildTable(rgb) {
   // 256 entries interpolated between the stops, computed once per scale.
@@ -44,20 +45,23 @@ export function luminance(rgb) {
 
 /** WCAG contrast ratio of two [r, g, b] colours (1 to 21). */
 export function contrast(a, b) {
-  const [la, lb] = [luminance(a), luminance(b)];
-  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  return ratio(luminance(a), luminance(b));
 }
+
+const ratio = (la, lb) => (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+const INKS = { dark: luminance(DARK), white: luminance(WHITE), black: luminance(BLACK) };
 
 /**
  * The ink for a value written on a cell of colour rgb: dark or white, whichever contrasts more; pure black
  * where neither reaches 4.7:1 (mid-luminance fills), so a value is always readable at better than 4.5:1.
  */
 export function inkFor(rgb) {
-  const dark = contrast(rgb, DARK);
-  const white = contrast(rgb, WHITE);
+  const l = luminance(rgb); // once, not once per ink compared
+  const dark = ratio(l, INKS.dark);
+  const white = ratio(l, INKS.white);
   if (white >= dark && white >= 4.7) return "#ffffff";
   if (dark >= 4.7) return "#1d1d1f";
-  return white >= contrast(rgb, BLACK) ? "#ffffff" : "#000000";
+  return white >= ratio(l, INKS.black) ? "#ffffff" : "#000000";
 }
 
 /** A tint of alpha over an opaque colour, as the canvas would composite it: [r, g, b]. */
@@ -69,12 +73,12 @@ export const hexRgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16
 
 /** A function value -> {fill, ink} over [zmin, zmax]; a flat range maps to the middle. */
 export function colorScale(name, zmin, zmax) {
-  const table = TABLES[name] || TABLES.Viridis;
+  const entries = table(name in STOPS ? name : "Viridis");
   const span = zmax - zmin;
   return (v) => {
     if (v === null || v === undefined || Number.isNaN(v)) return { fill: "#ffffff", rgb: WHITE, ink: "#1d1d1f" };
     const i = span > 0 ? Math.round(((v - zmin) / span) * 255) : 128;
-    return table[Math.max(0, Math.min(255, i))];
+    return entries[Math.max(0, Math.min(255, i))];
   };
 }
 
