@@ -43,17 +43,26 @@ export class NetworkEditor {
     }
   }
 
-  set(layers, { silent = false } = {}) {
+  set(layers, { silent = false, draw = true } = {}) {
     this.input.value = JSON.stringify(layers);
-    this.draw();
+    if (draw) this.draw();
     if (!silent) this.onChange(layers);
   }
 
   /** The server's names for the network just computed; redraws the input choices when they changed. */
   setNames(names) {
-    if (names.join("\n") === this.names.join("\n")) return;
+    if (names.join("\n") === this.names.join("\n")) return this.ensureDrawn();
     this.names = names;
     this.draw();
+  }
+
+  /** Draw the rows unless they already show this network, these names and this model. */
+  ensureDrawn() {
+    if (this.drawnFor !== this.drawKey()) this.draw();
+  }
+
+  drawKey() {
+    return JSON.stringify([this.input.value, this.names, this.model?.title ?? null, this.kinds.size]);
   }
 
   /** Show a model (read-only here: its layers are in the per-layer table) in place of the editor's rows. */
@@ -68,6 +77,7 @@ export class NetworkEditor {
   }
 
   draw() {
+    this.drawnFor = this.drawKey();
     for (const b of document.querySelectorAll(".editor-add")) b.disabled = Boolean(this.model);
     if (this.model) {
       const tr = document.createElement("tr");

@@ -57,20 +57,29 @@ async function loadPresets() {
   field("preset").addEventListener("change", () => { field("model").value = ""; usePreset(field("preset").value); });
 }
 
-function usePreset(id) {
+/** Set the preset's network; `draw: false` leaves the editor's rows to be drawn once the server has named them. */
+function usePreset(id, { draw = true } = {}) {
   const preset = S.presets.find((p) => p.id === id);
   if (!preset) return;
   field("h").value = preset.input_size[0];
   field("w").value = preset.input_size[1];
   if (preset.input_shape) field("c").value = preset.input_shape[0];
   resetUnit();
-  editor.set(preset.layers, { silent: true });
+  editor.set(preset.layers, { silent: true, draw });
   $("preset-note").textContent = `${preset.description} — ${preset.source}`;
 }
 
 // ---------------------------------------------------------------- loading
 async function load(p) {
   if (!(await apiHas("/receptive-field"))) fail("preset", "This server has no /api/v1/receptive-field yet.");
+  try {
+    return await compute(p);
+  } finally {
+    if (!p.model) editor.ensureDrawn(); // drawn once, with the server's names, after the requests have left
+  }
+}
+
+async function compute(p) {
   const layers = await networkOf(p);
   $("layers-box").open = layers.length <= 8 || Boolean(p.model);
   $("layers-count").textContent = `layers (${layers.length})`;
@@ -80,7 +89,6 @@ async function load(p) {
   const [shapes, rf] = await Promise.all([post("/shapes", { input_shape: shape, layers }),
     post("/receptive-field", { input_shape: shape, layers })]);
   const graph = graphOf(shapes);
-  if (!p.model) editor.setNames(graph.names);
   const all = levelsOf(rf, graph);
   const top = all[all.length - 1];
   const pickable = drawable(rf);
@@ -97,7 +105,9 @@ async function load(p) {
   Object.assign(S, { p, layers, size, shape, shapes, rf, graph, levels, unit, pickable,
     deep: path.length > DEEP ? path.length : 0 });
   // the field in each level drawn and through each input of the unit's merge: independent, asked at once
-  const [fields, paths] = await Promise.all([Promise.all(below.map((k) => regionIn(k))), pathFields()]);
+  const asked = Promise.all([Promise.all(below.map((k) => regionIn(k))), pathFields()]);
+  if (!p.model) editor.setNames(graph.names); // while they are computed
+  const [fields, paths] = await asked;
   S.fields = new Map(below.map((k, i) => [k, fields[i]]));
   S.paths = paths;
   render();
@@ -110,9 +120,8 @@ async function networkOf(p) {
   if (!p.model) {
     if (editor.problem) fail("stack", `In the address, ${editor.problem}.`);
     if (editor.model) editor.showModel(null);
-    if (!editor.layers.length && p.preset !== "custom") usePreset(p.preset);
-    editor.draw();
-    return editor.layers;
+    if (!editor.layers.length && p.preset !== "custom") usePreset(p.preset, { draw: false });
+    return editor.layers; // the rows are drawn by load(), with the names the server gives
   }
   const { title, network } = await choice.model(p.model);
   if (choice.takeShape) {
