@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import mimetypes
 import os
-import posixpath
 import re
 import stat
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from .bundle import Bundler
+from .bundle import Bundler, resolve
 from .compression import COMPRESS_LEVEL
 
 # A module's static imports ("import … from './x.js'", "import './x.js'", "export … from './x.js'"); dynamic
@@ -90,7 +89,7 @@ class AssetTable:
                 current = todo.pop(0)
                 text = (self.static_dir / current).read_text(encoding="utf-8")
                 for spec in _IMPORT.findall(text):
-                    dep = posixpath.normpath(posixpath.join(posixpath.dirname(current), spec))
+                    dep = resolve(current, spec)
                     if dep != name and dep not in seen:
                         seen[dep] = None
                         todo.append(dep)
@@ -102,7 +101,6 @@ class AssetTable:
         whole graph at once instead of one level of imports after another (the URLs are the ones the imports name)."""
         links = "".join(f'<link rel="modulepreload" href="/static/{escape(dep)}">' for dep in self.imports(name))
         return Markup(f'{links}<script type="module" src="{escape(self.url(name))}"></script>')
-
 
     def page_script(self, name: str) -> Markup:
         """The page's entry module and its whole graph as one script (bundle.py), at `<name>.bundle.js` beside the

@@ -43,7 +43,8 @@ class NotBundled(Exception):
     """A module uses a form the bundle does not translate (the page then loads its modules one by one)."""
 
 
-def _resolve(current: str, spec: str) -> str:
+def resolve(current: str, spec: str) -> str:
+    """A relative import's module, as a path under static/ (`current` imports `spec`)."""
     return posixpath.normpath(posixpath.join(posixpath.dirname(current), spec))
 
 
@@ -114,7 +115,7 @@ class Bundler:
                 raise NotBundled(f"{name}: an import cycle")
             state[name] = "open"
             for m in _IMPORT.finditer(self._source(name)):
-                visit(_resolve(name, m.group(3)))
+                visit(resolve(name, m.group(3)))
             state[name] = "done"
             order.append(name)
 
@@ -143,7 +144,7 @@ class Bundler:
         text = self._source(name)
 
         def binding(m: re.Match[str]) -> str:
-            source = _resolve(name, m.group(3))
+            source = resolve(name, m.group(3))
             ref = f"__m{index[source]}"
             if m.group(1) is not None:
                 return f"const {{ {_bindings(m.group(1), name, exported[source])} }} = {ref};"
@@ -162,5 +163,5 @@ class Bundler:
         text = _EXPORT.sub(lambda m: m.group(1) + m.group(2), text)
         if _ANY_EXPORT.search(text):
             raise NotBundled(f"{name}: an export form the bundle does not translate")
-        text = _DYNAMIC.sub(lambda m: f'import({m.group(1)}/static/{_resolve(name, m.group(2))}{m.group(1)})', text)
+        text = _DYNAMIC.sub(lambda m: f'import({m.group(1)}/static/{resolve(name, m.group(2))}{m.group(1)})', text)
         return text, exports
