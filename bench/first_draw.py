@@ -46,13 +46,13 @@ def measure_pages(repeats: int = 5, pages: list[str] = PAGES) -> list[tuple[str,
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for path in pages:  # warm the server: imports, the first torch call of each endpoint
             measure(browser, url + path)
-        out = []
-        for path in pages:
-            runs = [measure(browser, url + path) for _ in range(repeats)]
-            out.append((path, {"ms": statistics.median(r["drawn"] for r in runs),
-                               "plotly": any(r["plotly"] for r in runs), "bytes": runs[-1]["bytes"]}))
+        runs: dict[str, list[dict]] = {path: [] for path in pages}
+        for _ in range(repeats):  # page after page, round after round: a drift of the machine hits every page alike
+            for path in pages:
+                runs[path].append(measure(browser, url + path))
         browser.close()
-    return out
+    return [(path, {"ms": statistics.median(r["drawn"] for r in rs), "plotly": any(r["plotly"] for r in rs),
+                    "bytes": rs[-1]["bytes"]}) for path, rs in runs.items()]
 
 
 def table_rows(pages: list[tuple[str, dict]]) -> list[Row]:

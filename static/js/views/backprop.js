@@ -7,7 +7,7 @@ import { CellGrid } from "../grid.js";
 import { formatNumber as f } from "../plot.js";
 import { intOrPair } from "../urlstate.js";
 import { setupView } from "../view.js";
-import { channelFigure, checkInts, dims, fail, fitGrids, pythonCall, tensorLiteral } from "./shared.js";
+import { channelFigure, checkInts, dims, fail, fitAll, pythonCall, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
@@ -127,10 +127,8 @@ function rule(bt) {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  for (const [id, set] of Object.entries(S.grids)) {
-    const list = Object.values(set);
-    fitGrids(list, $(`g-${id}`), big, 0.5, id === "w" || id === "gw" ? Math.max(1, S.bt.weight_shape?.[1] || 1) : 2);
-  }
+  fitAll(Object.entries(S.grids).map(([id, set]) => [Object.values(set), $(`g-${id}`), 0.5,
+    id === "w" || id === "gw" ? Math.max(1, S.bt.weight_shape?.[1] || 1) : 2]), big);
   if (S.frames) drawFrame(Math.min(S.frame ?? 0, S.frames.length - 1));
 }
 

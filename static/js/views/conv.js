@@ -9,7 +9,7 @@ import { formatNumber as f } from "../plot.js";
 import { TraceIndex, outRc, sumText } from "../trace.js";
 import { intOrPair } from "../urlstate.js";
 import { layerFormula, setupView } from "../view.js";
-import { channelFigure, checkInts, chunks, fitGrids, parsePlanes, pythonCall, symmetricRange, tensorLiteral } from "./shared.js";
+import { channelFigure, checkInts, chunks, fitAll, fitGrids, parsePlanes, pythonCall, symmetricRange, tensorLiteral } from "./shared.js";
 
 const MAX_SIDE = 128; // what the animator draws comfortably; the server's own caps apply beyond
 const $ = (id) => document.getElementById(id);
@@ -142,9 +142,8 @@ function showKernel(o) {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  fitGrids(S.grids.input, $("input-grids"), big);
-  fitGrids(S.grids.output, $("output-grids"), big);
-  layoutKernel();
+  fitAll([[S.grids.input, $("input-grids")], [S.grids.output, $("output-grids")],
+    [S.grids.kernel, $("kernel-grids"), 0.8, 1]], big);
   if (S.trace) drawFrame(S.frame ?? 0);
 }
 

@@ -5,7 +5,7 @@ import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
 import { formatNumber as f } from "../plot.js";
 import { setupView } from "../view.js";
-import { checkInts, fitGrids, tensorLiteral } from "./shared.js";
+import { checkInts, fitAll, tensorLiteral } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
@@ -100,7 +100,8 @@ function build() {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  for (const [id, g] of Object.entries(S.grids)) { fitGrids([g], $(`g-${id}`), big, 0.55, 1); g.drawn = S.planes[id]; }
+  fitAll(Object.entries(S.grids).map(([id, g]) => [[g], $(`g-${id}`), 0.55, 1]), big);
+  for (const [id, g] of Object.entries(S.grids)) g.drawn = S.planes[id];
   drawFrame(Math.min(S.frame ?? 0, S.res.frames.length - 1));
 }
 

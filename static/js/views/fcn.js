@@ -6,7 +6,7 @@ import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
 import { formatNumber as f } from "../plot.js";
 import { setupView } from "../view.js";
-import { checkInts, fitGrids } from "./shared.js";
+import { checkInts, fitAll } from "./shared.js";
 
 const $ = (id) => document.getElementById(id);
 const S = { grids: {} };
@@ -61,9 +61,7 @@ function build() {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  fitGrids([S.grids.img], $("g-img"), big, 0.6, 1);
-  fitGrids([S.grids.map], $("g-map"), big, 0.6, 1);
-  fitGrids([S.grids.slide], $("g-slide"), big, 0.6, 1);
+  fitAll(["img", "map", "slide"].map((id) => [[S.grids[id]], $(`g-${id}`), 0.6, 1]), big);
   if (S.frame !== undefined) drawFrame(Math.min(S.frame, S.order.length - 1));
 }
 

@@ -137,12 +137,14 @@ function readyAt() {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  for (const g of Object.values(S.grids)) {
-    if (!g) continue;
-    const host = g.el.parentElement;
+  const grids = Object.values(S.grids).filter(Boolean);
+  // every host's width first, then every grid sized: one layout, not one forced by each grid's read after the last
+  // grid's write (a host's width is its panel's share of the row, not its grid's)
+  const widths = grids.map((g) => g.el.parentElement.clientWidth);
+  grids.forEach((g, i) => {
     g.opts.maxCell = big ? 72 : 52;
-    g.layout(Math.max(140, host.clientWidth - 4), big ? window.innerHeight * 0.4 : 300);
-  }
+    g.layout(Math.max(140, widths[i] - 4), big ? window.innerHeight * 0.4 : 300);
+  });
   if (S.res) drawFrame(S.frame ?? 0);
 }
 

@@ -24,9 +24,8 @@ export function channelFigure(host, caption, group = null) {
  * Lay grids out side by side in host's width; presenter mode allows bigger cells, and the height they get is
  * scaled by the stage fit (static/js/stage.js) so the whole view fits the screen.
  */
-export function fitGrids(grids, host, big, share = 1, maxPerRow = 2) {
+export function fitGrids(grids, host, big, share = 1, maxPerRow = 2, width = hostWidth(host)) {
   if (!grids.length) return;
-  const width = Math.max(120, host.clientWidth || host.parentElement.clientWidth);
   const perRow = Math.max(1, Math.min(grids.length, maxPerRow));
   const rows = Math.ceil(grids.length / perRow);
   const tall = (big ? window.innerHeight * 0.7 : Math.min(window.innerHeight * 0.62, 600)) * share;
@@ -35,6 +34,21 @@ export function fitGrids(grids, host, big, share = 1, maxPerRow = 2) {
     g.opts.maxCell = big ? PRESENTER_MAX_CELL : 46;
     g.layout(width / perRow - chrome, tall / rows - 26);
   }
+}
+
+/** The width fitGrids shares out among a host's grids. */
+export function hostWidth(host) {
+  return Math.max(120, host.clientWidth || host.parentElement.clientWidth);
+}
+
+/**
+ * fitGrids for each [grids, host, share, maxPerRow]: every host's width read first, then every grid sized, so the
+ * page is laid out once, not once for each host read after the last one's grids were resized (a host's width is
+ * its panel's share of the row, not its grids').
+ */
+export function fitAll(calls, big) {
+  const widths = calls.map(([, host]) => hostWidth(host));
+  calls.forEach(([grids, host, share, maxPerRow], i) => fitGrids(grids, host, big, share, maxPerRow, widths[i]));
 }
 
 /** Typed numbers must be whole and within the page's range; otherwise an error beside the control. */

@@ -114,13 +114,13 @@ function render() {
 
 function layout() {
   const big = document.body.classList.contains("presenter");
-  for (const [id, g] of Object.entries(S.grids)) {
-    if (!g) continue;
+  const grids = Object.entries(S.grids).filter(([, g]) => g);
+  // every width read before any grid is sized: one layout, not one per grid (as in pool.js)
+  const widths = grids.map(([id, g]) => (id === "c" ? $("stage").clientWidth * 0.45 : g.el.parentElement.clientWidth - 4));
+  grids.forEach(([id, g], i) => {
     g.opts.maxCell = big ? 72 : 48;
-    const host = g.el.parentElement;
-    const width = id === "c" ? $("stage").clientWidth * 0.45 : host.clientWidth - 4;
-    g.layout(Math.max(120, width), id === "c" ? (big ? 700 : 560) : (big ? window.innerHeight * 0.42 : 300));
-  }
+    g.layout(Math.max(120, widths[i]), id === "c" ? (big ? 700 : 560) : (big ? window.innerHeight * 0.42 : 300));
+  });
   if (S.tr) drawFrame(S.frame ?? 0);
 }
 
