@@ -70,6 +70,7 @@ class AssetTable:
         self._hashes: dict[str, str] = {}
         self._imports: dict[str, tuple[str, ...]] = {}
         self.bundler = Bundler(static_dir)
+        self._pages: dict[str, Markup] = {}
 
     def plotly_url(self) -> str:
         return f"/vendor/plotly-{plotly.__version__}.{self.plotly.digest}.min.js"
@@ -105,11 +106,15 @@ class AssetTable:
     def page_script(self, name: str) -> Markup:
         """The page's entry module and its whole graph as one script (bundle.py), at `<name>.bundle.js` beside the
         entry; where the graph cannot be bundled, module_script(name)."""
-        body = self.bundler.bundle(name)
-        if body is None:
-            return self.module_script(name)
-        digest = hashlib.sha256(body).hexdigest()[:12]
-        return Markup(f'<script type="module" src="/static/{escape(bundle_name(name))}?v={digest}"></script>')
+        if name not in self._pages:  # worked out once: every page render writes it
+            body = self.bundler.bundle(name)
+            if body is None:
+                self._pages[name] = self.module_script(name)
+            else:
+                digest = hashlib.sha256(body).hexdigest()[:12]
+                self._pages[name] = Markup(f'<script type="module" src="/static/{escape(bundle_name(name))}'
+                                           f'?v={digest}"></script>')
+        return self._pages[name]
 
 
 BUNDLE_SUFFIX = ".bundle.js"

@@ -13,7 +13,8 @@ server writes the graph as one module, built once from static/ as it is (no buil
   own module graph, as it would have anyway).
 
 What the bundle does not translate it does not bundle: a cycle, `export default`, `export { … }`, re-exports,
-destructured or multiple declarations in one export, or any other import form. `bundle()` then returns None and the
+an import of a name it did not read as exported (the second name of `export const a = 1, b = 2`, say), or any
+other import form. `bundle()` then returns None and the
 page loads its modules one by one, each preloaded (assets.AssetTable.module_script). Imported modules may not use a
 top-level await (only the entry may): such a module fails to parse inside its function scope, which every page's
 browser test would show.
@@ -32,7 +33,7 @@ _NAME = r"[A-Za-z_$][\w$]*"
 _IMPORT = re.compile(r'^[ \t]*import\s*(?:\{([^}]*)\}\s*from\s*|\*\s*as\s+(' + _NAME + r')\s+from\s*)?'
                      r'["\'](\.{1,2}/[^"\']+\.js)["\'][ \t]*;?[ \t]*(?://[^\n]*)?$', re.M)
 _ANY_IMPORT = re.compile(r"^[ \t]*import\b(?!\s*\()", re.M)
-# export function f / export async function f / export class C / export const x = … (one declarator)
+# export function f / export async function f / export class C / export const x = …
 _EXPORT = re.compile(r"^export\s+((?:async\s+)?function\s*\*?\s*|class\s+|(?:const|let|var)\s+)(" + _NAME + r")\b",
                      re.M)
 _ANY_EXPORT = re.compile(r"^[ \t]*export\b", re.M)
@@ -61,30 +62,6 @@ def _bindings(names: str, where: str, exported: list[str]) -> str:
             raise NotBundled(f"{where}: imports {m.group(1)!r}, which the bundle did not find exported")
         out.append(m.group(1) if m.group(2) is None else f"{m.group(1)}: {m.group(2)}")
     return ", ".join(out)
-
-
-def _one_declarator(text: str, start: int) -> bool:
-    """Whether the const/let/var statement at `start` declares one name: no top-level comma before its end."""
-    depth, i, quote = 0, start, ""
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\":
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'`":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch == ",":
-            return False
-        elif depth == 0 and (ch == ";" or (ch == "\n" and not text[start:i].rstrip().endswith(("=", "(", ",")))):
-            return True
-        i += 1
-    return True
 
 
 class Bundler:
@@ -156,9 +133,7 @@ class Bundler:
         if _ANY_IMPORT.search(text):
             raise NotBundled(f"{name}: an import form the bundle does not translate")
         exports: list[str] = []
-        for m in _EXPORT.finditer(text):
-            if m.group(1).split()[0] in ("const", "let", "var") and not _one_declarator(text, m.end()):
-                raise NotBundled(f"{name}: {m.group(2)} is exported with other declarations in one statement")
+        for m in _EXPORT.finditer(text):  # the first name of a declaration: an import of any other is refused
             exports.append(m.group(2))
         text = _EXPORT.sub(lambda m: m.group(1) + m.group(2), text)
         if _ANY_EXPORT.search(text):
