@@ -187,20 +187,35 @@ def _block_counts(height: int, width: int, factor: int, hwc: bool, device: torch
 
 def _quantise(x: torch.Tensor, lo: np.ndarray, hi: np.ndarray, finite: bool, hwc: bool = False) -> torch.Tensor:
     """uint8 codes round((v - lo) · 255 / (hi - lo)); constant channels become all 0. lo and hi are float64 on the
-    host; the scale is worked out there, in float64, and both go to the device at once in x's precision."""
+    host; the scale is worked out there, in float64, and goes to the device at once in x's precision.
+
+    The codes are v · scale + (0.5 - lo · scale), truncated, in one fused multiply-add (three passes over the maps
+    instead of five: ResNet-18's maps 20 → 14 ms), where x's precision holds that form within 1/64 of a step of
+    (v - lo) · scale + 0.5; a channel whose values sit far from zero for their span (|v| ≫ hi - lo, where the
+    product's rounding would cost whole steps) takes the subtraction first."""
     work = torch.float64 if x.dtype == torch.float64 else torch.float32  # float64 maps keep their precision
     span = hi - lo
     scale = np.where(span > 0, 255.0 / np.where(span > 0, span, 1.0), 0.0)
-    lo_t, scale_t = torch.from_numpy(np.stack((lo, scale))).to(device=x.device, dtype=work)
+    reach = np.maximum(np.abs(lo), np.abs(hi)) * scale  # the largest |v · scale| in a channel
+    fused = bool(np.all((2 * reach + 256) * torch.finfo(work).eps <= _FUSED_STEPS))  # (NaN compares false)
+    offset = 0.5 - lo * scale if fused else lo
+    offset_t, scale_t = torch.from_numpy(np.stack((offset, scale))).to(device=x.device, dtype=work)
     if hwc:
-        lo_t, scale_t = lo_t[None, None, :], scale_t[None, None, :]
+        offset_t, scale_t = offset_t[None, None, :], scale_t[None, None, :]
     else:
-        lo_t, scale_t = lo_t[:, None, None], scale_t[:, None, None]
-    buf = x.to(work) - lo_t
-    buf.mul_(scale_t).add_(0.5).clamp_(0.0, 255.0)  # ±inf land on 0 or 255
+        offset_t, scale_t = offset_t[:, None, None], scale_t[:, None, None]
+    if fused:
+        buf = torch.addcmul(offset_t, x.to(work), scale_t)
+    else:
+        buf = x.to(work) - offset_t
+        buf.mul_(scale_t).add_(0.5)
+    buf.clamp_(0.0, 255.0)  # ±inf land on 0 or 255
     if not finite:
         buf.nan_to_num_(nan=0.0)
     return buf.to(torch.uint8)
+
+
+_FUSED_STEPS = 1 / 64  # the rounding error, in code steps, that the fused form may add
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:

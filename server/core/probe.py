@@ -69,7 +69,7 @@ def probe(pixels: np.ndarray, layers: Any, unit: Any, *, device: str = "cpu", ma
     size = (shape[1], shape[2])
     box, clipped = region(entry, u, size)
 
-    x = torch.tensor(np.array(pixels, dtype=np.float32), device=device, requires_grad=True)
+    x = torch.tensor(np.array(pixels, dtype=np.float32, order="C"), device=device, requires_grad=True)
     runner = make_runner(plan, device, keep=True)
     # channels-last: faster kernels, as in pipeline_run; the graph keeps every entry for autograd
     maps = [t[0] for t in runner.run(x[None].contiguous(memory_format=torch.channels_last))]  # type: ignore[index]

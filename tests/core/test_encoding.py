@@ -99,3 +99,23 @@ def test_channels_last_maps_encode_exactly_as_contiguous_ones(channels: int, hei
                     encode_feature_maps(cl, max_side=max_side, encoding=encoding), strict=True):  # type: ignore[arg-type]
         assert (a.width, a.height, a.factor, a.min, a.max) == (b.width, b.height, b.factor, b.min, b.max)
         assert np.abs(decode_quantised(a) - decode_quantised(b)).max() <= (a.max - a.min) / 255 + 1e-6
+
+
+@settings(max_examples=40, deadline=None)
+@given(channels=st.integers(1, 4), side=st.integers(1, 30), seed=st.integers(0, 2**32 - 1),
+       offset=st.sampled_from([0.0, 1.0, -50.0, 1e3, 1e5, -1e7]), spread=st.sampled_from([1e-4, 1e-2, 1.0, 100.0]))
+def test_float32_codes_stay_within_one_step_far_from_zero(channels: int, side: int, seed: int, offset: float,
+                                                          spread: float) -> None:
+    """Maps whose values sit far from zero for their span (the fused multiply-add would lose whole steps there)
+    still get codes within one step of round((v - min) · 255 / (max - min)), from the float32 values themselves."""
+    import torch
+
+    x32 = (offset + np.random.default_rng(seed).normal(size=(channels, side, side)) * spread).astype(np.float32)
+    for channel in range(channels):
+        plane = x32[channel].astype(np.float64)
+        lo, hi = plane.min(), plane.max()
+        (m,) = encode_feature_maps(torch.from_numpy(x32[channel:channel + 1].copy()), max_side=side)
+        assert (m.min, m.max) == (lo, hi)
+        exact = np.floor((plane - lo) * (255 / (hi - lo)) + 0.5) if hi > lo else np.zeros_like(plane)
+        codes = np.frombuffer(m.data, np.uint8).reshape(side, side).astype(np.int64)
+        assert np.abs(codes - exact).max() <= 1, (offset, spread)
