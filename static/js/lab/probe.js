@@ -1,7 +1,7 @@
 // A clicked unit: POST /api/v1/pipeline/probe gives its exact value, its theoretical field (drawn on every map),
 // its effective field by autograd (drawn on the image) and the hypercolumn at its pixel (plotted).
 import { post } from "../api.js";
-import { bars, formatNumber } from "../plot.js";
+import { bars, formatCount, formatNumber } from "../plot.js";
 import { heatBitmap, place } from "./maps.js";
 import { wrappedBoxes, wrappedText } from "../reach.js";
 
@@ -73,7 +73,7 @@ export async function probeUnit({ body, unit, board, panel, text, plot, zoom, sh
     ...(wrapped.length ? [`Read through the padding (reflect, replicate or circular copies pixels from elsewhere; dashed, ${wrapped.length} parts):` +
       ` ${wrappedText(result.wrapped)}, with the field's own rows and columns.`] : []),
     eff.bbox
-      ? `Effective field by autograd (orange): ${eff.nonzero.toLocaleString()} pixels change this unit, within ${box(eff.bbox)}.`
+      ? `Effective field by autograd (orange): ${formatCount(eff.nonzero)} pixels change this unit, within ${box(eff.bbox)}.`
       : "Effective field: no pixel changes this unit a little — a relu is off here (its input was negative), so the gradient is zero.",
   ];
   const reach = [result.clipped, ...wrapped];

@@ -3,9 +3,7 @@
 // are the server's. The network posted is the one the pipeline ran (its start frame), so the table describes
 // the maps on the page. The CSV holds the same numbers, one line per layer.
 import { post } from "../api.js";
-import { csvField, downloadText, pair } from "../views/layer_table.js";
-
-const count = (v) => Number(v).toLocaleString("en-US");
+import { count, csvField, downloadText, pair } from "../views/layer_table.js";
 
 export class Summary {
   constructor({ table, line, csvButton, onError }) {

@@ -1,7 +1,7 @@
 // The effective field against depth, a panel of /receptive-field: the server measures (POST
 // /effective-field/depth and /compare-stacks); this module only lays the numbers out as an SVG chart and tables.
 import { ApiError, post } from "../api.js";
-import { formatNumber as f } from "../plot.js";
+import { formatCount, formatNumber as f } from "../plot.js";
 
 const $ = (id) => document.getElementById(id);
 const DEPTHS = [1, 2, 3, 5, 8, 10, 15, 20, 30, 40];
@@ -61,7 +61,7 @@ function tables(depth, cmp) {
   for (const pair of cmp.pairs) {
     for (const [name, row] of [["single", pair.single], ["stack", pair.stack]]) {
       const tr = document.createElement("tr");
-      for (const v of [row.layers.join(" → "), row.r, row.params.toLocaleString("en"), row.macs.toLocaleString("en"),
+      for (const v of [row.layers.join(" → "), row.r, formatCount(row.params), formatCount(row.macs),
         name === "stack" ? `params ${f(pair.ratio_params)} · MACs ${f(pair.ratio_macs)}` : ""]) {
         const td = document.createElement("td");
         td.textContent = String(v);

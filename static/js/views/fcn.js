@@ -4,7 +4,7 @@
 import { post } from "../api.js";
 import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
-import { formatNumber as f } from "../plot.js";
+import { formatCount, formatNumber as f } from "../plot.js";
 import { setupView } from "../view.js";
 import { checkInts, fitAll } from "./shared.js";
 
@@ -29,8 +29,8 @@ async function load(p) {
     `${res.map_vs_sliding_max_abs_difference.toExponential(1)}`;
   const c = res.cost;
   rowsOf($("fcn-cost").querySelector("tbody"), [
-    ["twin: one pass over the whole image", c.twin.windows, c.twin.macs.toLocaleString("en"), `${(c.twin.seconds * 1e3).toFixed(2)} ms`],
-    ["classifier on every crop", c.sliding.windows, c.sliding.macs.toLocaleString("en"), `${(c.sliding.seconds * 1e3).toFixed(2)} ms`],
+    ["twin: one pass over the whole image", c.twin.windows, formatCount(c.twin.macs), `${(c.twin.seconds * 1e3).toFixed(2)} ms`],
+    ["classifier on every crop", c.sliding.windows, formatCount(c.sliding.macs), `${(c.sliding.seconds * 1e3).toFixed(2)} ms`],
     ["ratio (crops ÷ twin)", "", `${f(c.macs_ratio)}×`, `${f(c.sliding.seconds / c.twin.seconds)}×`]]);
   $("pytorch-code").textContent = pytorch(res, p);
   build();

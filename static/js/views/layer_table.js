@@ -2,17 +2,14 @@
 // /receptive-field), what it reads, its output shape, parameters and MACs (from /shapes). Layers named by
 // module path (layer1.0.conv1) are grouped by stage (layer1) and block (layer1.0); a block folds to one row,
 // and a deep network starts with its blocks folded. The CSV holds the same numbers as the server sent them.
-import { formatNumber as f } from "../plot.js";
+import { formatCount, formatNumber as f } from "../plot.js";
 import { download } from "../exporter.js";
 
 const FOLD_ABOVE = 40; // layers: a network this long starts with its blocks folded
 const AXES = ["n", "j", "r", "start"];
 
 export const pair = (v) => (v[0] === v[1] ? f(v[0]) : `${f(v[0])}, ${f(v[1])}`);
-// A whole count with en-US thousands commas, as toLocaleString("en-US") writes it, without starting ICU's number
-// formatter before the first drawing (its first use costs more than the rest of the table); fractions go to it.
-const count = (v) => (Number.isSafeInteger(Number(v)) ? String(Number(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
-  : Number(v).toLocaleString("en-US"));
+export const count = formatCount;
 const dims = (shape) => shape.join("×");
 
 export class LayerTable {

@@ -3,6 +3,7 @@
 // server holds uploads in memory only, so an id it has let go (a 404) is answered by uploading the file
 // again: by itself when this page still has the file, else by asking for it.
 import { ApiError, get } from "../api.js";
+import { formatCount } from "../plot.js";
 import { apiHas } from "../view.js";
 import { fail } from "./shared.js";
 
@@ -72,7 +73,7 @@ export class ModelChoice {
     this.files.set(data.id, file);
     this.networks.set(data.id, { title: file.name, network: data.network });
     this.addUploaded(data.id, file.name);
-    this.say(`${file.name}: ${data.layers} layers, ${Number(data.params).toLocaleString("en-US")} parameters` +
+    this.say(`${file.name}: ${data.layers} layers, ${formatCount(data.params)} parameters` +
       `${data.notes?.length ? ` · ${data.notes.join(" · ")}` : ""}`);
     this.select.value = data.id;
     this.takeShape = true;
