@@ -4,10 +4,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.pool_view import pool_view
 from ..core.transpose_view import transpose_view
 from ..examples import for_endpoint
 from ..responses import JSONResponse
-from ..schemas import IntOrList, StrictInt, Tensor
+from ..schemas import IntOrList, StrictBool, StrictInt, Tensor, documented
 from .deps import ERRORS, device_of, gate_of, rendered, require_json, settings_of
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"], dependencies=[Depends(require_json)])
@@ -53,5 +54,53 @@ async def transpose(body: Annotated[TransposeViewRequest, Body(openapi_examples=
                     request: Request) -> JSONResponse:
     payload: dict[str, Any] = body.model_dump(exclude_unset=True)
     result = await gate_of(request).run(transpose_view, payload, limits=settings_of(request).limits,
+                                        device=device_of(request))
+    return await rendered(request, {"ok": True, **result})
+
+
+class PoolViewRequest(BaseModel):
+    """The pooling parameters of /pool: each panel's op takes the ones it has (avg_pool2d no dilation, max_pool2d
+    no count_include_pad; the upsampling panels scale_factor)."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: Tensor
+    kernel_size: IntOrList
+    stride: IntOrList = Field(None, description="Defaults to kernel_size.")
+    padding: IntOrList = 0
+    dilation: IntOrList = Field(1, description="max_pool2d's only.")
+    ceil_mode: StrictBool = False
+    count_include_pad: StrictBool = Field(True, description="avg_pool2d's only.")
+    scale_factor: documented({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}) = Field(
+        None, description="The upsampling panels' interpolate scale_factor.")
+
+
+_PANEL = ("What POST /api/v1/ops/{op} answers for this panel's body (output, shape, trace, ...), or, where that op "
+          "refused it, the error envelope's status, error and errors.")
+
+
+class PoolViewResponse(BaseModel):
+    ok: bool
+    max: dict[str, Any] = Field(description="max_pool2d of the input, with its indices and trace.")
+    avg: dict[str, Any] = Field(description="avg_pool2d of the input. " + _PANEL)
+    unpool: dict[str, Any] = Field(description="max_unpool2d of max's output by its indices, to the input's size. "
+                                               + _PANEL)
+    nearest: dict[str, Any] = Field(description="interpolate of max's output, mode nearest. " + _PANEL)
+    bilinear: dict[str, Any] = Field(description="interpolate, mode bilinear, align_corners false. " + _PANEL)
+    bilinear_align_corners: dict[str, Any] = Field(description="interpolate, mode bilinear, align_corners true. "
+                                                               + _PANEL)
+    calls: dict[str, dict[str, Any]] = Field(description="Per panel: op, and the parameters it was given (its "
+                                                         "tensors left out: the input, or max's output and indices).")
+
+
+@router.post("/pool", responses=ERRORS, response_model=PoolViewResponse,
+             summary="Pooling, unpooling and upsampling in one answer",
+             description="max_pool2d and avg_pool2d of the input, max_unpool2d of the max's output by its indices, "
+                         "and interpolate of the max's output three ways; each panel exactly what /ops answers "
+                         "for it. A refusal of max_pool2d is the request's (422); another op's refusal is its "
+                         "panel's answer, and the other panels are still there.")
+async def pool(body: Annotated[PoolViewRequest, Body(openapi_examples=for_endpoint("views/pool"))],
+               request: Request) -> JSONResponse:
+    payload: dict[str, Any] = body.model_dump(exclude_unset=True)
+    result = await gate_of(request).run(pool_view, payload, limits=settings_of(request).limits,
                                         device=device_of(request))
     return await rendered(request, {"ok": True, **result})

@@ -1,6 +1,6 @@
 // /pool: max and average pooling window by window, the remembered indices, max-unpooling by those indices,
 // and upsampling the pooled map three ways. Every number and every link comes from the server's traces.
-import { ApiError, post } from "../api.js";
+import { post } from "../api.js";
 import { announce } from "../controls.js";
 import { LECTURE_POOL, randomTensor, rng } from "../data.js";
 import { CellGrid } from "../grid.js";
@@ -14,8 +14,7 @@ const $ = (id) => document.getElementById(id);
 const S = { grids: {}, idx: {} };
 // error loc -> control; input follows the typed box
 const NAMES = { input: "h", indices: "kernel_size", output_size: "kernel_size", scale_factor: "scale" };
-const UPSAMPLE = { near: { mode: "nearest" }, bil0: { mode: "bilinear", align_corners: false },
-  bil1: { mode: "bilinear", align_corners: true } };
+const UPSAMPLED = ["near", "bil0", "bil1"]; // the upsampling panels, each with its mode in the server's calls
 
 function inputPlane(p) {
   const typed = onePlane(p.values_x, "values_x"); // your numbers, when typed, replace the menu's
@@ -27,42 +26,30 @@ function inputPlane(p) {
   return randomTensor([Number(p.h), Number(p.w)], 0, 9, rng(p.seed));
 }
 
+/** The body of POST /api/v1/views/pool: the input and every panel's parameters (each op takes its own). */
 function requests(p) {
   const x = [[inputPlane(p)]];
-  const common = { kernel_size: intOrPair(p.kernel_size, 2), padding: intOrPair(p.padding, 0), ceil_mode: p.ceil_mode };
-  if (String(p.stride).trim()) common.stride = intOrPair(p.stride);
+  const view = { input: x, kernel_size: intOrPair(p.kernel_size, 2), padding: intOrPair(p.padding, 0),
+    ceil_mode: p.ceil_mode, dilation: intOrPair(p.dilation, 1), count_include_pad: p.count_include_pad };
+  if (String(p.stride).trim()) view.stride = intOrPair(p.stride);
   const scale = Number(p.scale);
-  return {
-    x, common, scale: String(p.scale).trim() !== "" && Number.isFinite(scale) ? scale : p.scale,
-    max: { input: x, ...common, dilation: intOrPair(p.dilation, 1), extras: ["trace"] },
-    avg: { input: x, ...common, count_include_pad: p.count_include_pad, extras: ["trace"] },
-  };
+  view.scale_factor = String(p.scale).trim() !== "" && Number.isFinite(scale) ? scale : p.scale;
+  return { x, view };
 }
 
-/** Run one op for a panel; its error is shown in that panel instead of stopping the view. */
-async function tryOp(op, body) {
-  try {
-    return await post(`/ops/${op}`, body);
-  } catch (err) {
-    if (err instanceof ApiError) return { error: err.message };
-    throw err;
-  }
-}
+// The server's panel names (POST /api/v1/views/pool) -> this page's
+const PANELS = { max: "max", avg: "avg", unpool: "unpool", nearest: "near", bilinear: "bil0", bilinear_align_corners: "bil1" };
 
+/** All six panels in one request: the server pools, unpools by the max's indices and upsamples the max's output
+ * (each panel what /ops answers for its op; a panel's refusal is shown in that panel instead of stopping the view). */
 async function load(p) {
   const req = requests(p);
-  const [max, avg] = await Promise.all([post("/ops/max_pool2d", req.max), tryOp("avg_pool2d", req.avg)]);
-  const [H, W] = max.trace.input_shape.slice(2);
-  const unpoolBody = { input: max.output, indices: max.indices, kernel_size: req.common.kernel_size,
-    padding: req.common.padding, output_size: [H, W], extras: ["trace"] };
-  if (req.common.stride !== undefined) unpoolBody.stride = req.common.stride;
-  const ups = Object.entries(UPSAMPLE).map(([, mode]) => tryOp("interpolate",
-    { input: max.output, scale_factor: req.scale, ...mode, extras: ["trace"] }));
-  const [unpool, ...upsampled] = await Promise.all([tryOp("max_unpool2d", unpoolBody), ...ups]);
-  Object.assign(S, { p, req, res: { max, avg, unpool, near: upsampled[0], bil0: upsampled[1], bil1: upsampled[2] },
-    unpoolBody });
+  const answer = await post("/views/pool", req.view);
+  const res = Object.fromEntries(Object.entries(PANELS).map(([name, id]) => [id, answer[name]]));
+  const calls = Object.fromEntries(Object.entries(PANELS).map(([name, id]) => [id, answer.calls[name]]));
+  Object.assign(S, { p, req, res, calls });
   render();
-  return max.trace.cells.length;
+  return res.max.trace.cells.length;
 }
 
 // ---------------------------------------------------------------- drawing
@@ -99,7 +86,7 @@ function render() {
   grid("avg", "average pool output", avg)?.setCells({ rows: avg.shape[2], cols: avg.shape[3], cell: planeCell(avg.output[0][0]) });
   grid("unpool", "max unpool output", unpool)?.setCells({ rows: unpool.shape[2], cols: unpool.shape[3],
     cell: (r, c) => ({ kind: "real", v: unpool.output[0][0][r][c], dim: !unpool.trace.cells[S.idxOf("unpool", r, c)]?.reads.length }) });
-  for (const id of Object.keys(UPSAMPLE)) {
+  for (const id of UPSAMPLED) {
     const res = S.res[id];
     grid(id, `${$(`t-${id}`).textContent} output`, res)?.setCells({ rows: res.shape[2], cols: res.shape[3],
       cell: planeCell(res.output[0][0]) });
@@ -111,9 +98,10 @@ function render() {
   $("t-avg").textContent = `avg_pool2d → ${avg.shape ? dims(avg.shape) : "—"}${k}`;
   $("t-idx").textContent = "indices (flat position in the input plane)";
   $("t-unpool").textContent = `max_unpool2d → ${unpool.shape ? dims(unpool.shape) : "—"}`;
-  for (const [id, mode] of Object.entries(UPSAMPLE)) {
+  for (const id of UPSAMPLED) {
     const res = S.res[id];
-    const name = mode.mode + (mode.align_corners === undefined ? "" : `, align_corners=${mode.align_corners ? "True" : "False"}`);
+    const { mode, align_corners: corners } = S.calls[id];
+    const name = mode + (corners === undefined ? "" : `, align_corners=${corners ? "True" : "False"}`);
     $(`t-${id}`).textContent = `${name}${res.shape ? ` → ${dims(res.shape)}` : ""}`;
   }
   layout();
@@ -126,7 +114,7 @@ S.idxOf = (id, r, c) => S.idx[id]?.outAt(0, r, c);
  * the start. The panels then build up with the pool, frame by frame. */
 function readyAt() {
   S.ready = {};
-  for (const id of ["unpool", ...Object.keys(UPSAMPLE)]) {
+  for (const id of ["unpool", ...UPSAMPLED]) {
     if (!S.idx[id]) continue;
     S.ready[id] = S.idx[id].cells.map((cell) => {
       const frame = cell.reads.reduce((last, read) => Math.max(last, S.idxOf("max", read[1], read[2]) ?? -1), -1);
@@ -160,7 +148,7 @@ function maxMarks(i, marks) {
   marks.in = { lit: reads.map(at2), stars: [at2(reads[cell.argmax])] };
   marks.max = { ...marks.max, current: [[y, x]] };
   marks.idx = { ...marks.idx, current: [[y, x]] };
-  for (const id of ["unpool", ...Object.keys(UPSAMPLE)]) {
+  for (const id of ["unpool", ...UPSAMPLED]) {
     if (!S.idx[id]) continue;
     const fed = S.idx[id].feeds(0, y, x).direct.map((j) => outRc(S.idx[id].cells[j].out).slice(1));
     marks[id] = { fed };
@@ -258,19 +246,15 @@ function jump(r, c) {
   if (i !== undefined) S.view.player.step(i - S.view.player.frame);
 }
 
+/** The server's calls (the parameters each panel's op was given), as PyTorch. */
 function pytorch() {
-  const { req } = S;
-  const c = req.common;
+  const { req, calls } = S;
+  const params = (id, extra = {}) => { const { op, ...rest } = calls[id]; return { ...rest, ...extra }; };
   const lines = ["import torch", "import torch.nn.functional as F", "", `x = ${tensorLiteral(req.x)}`,
-    `y, idx = ${pythonCall("F.max_pool2d", ["x"], { kernel_size: c.kernel_size, stride: c.stride, padding: c.padding,
-      dilation: req.max.dilation, ceil_mode: c.ceil_mode, return_indices: true })}`,
-    `a = ${pythonCall("F.avg_pool2d", ["x"], { kernel_size: c.kernel_size, stride: c.stride, padding: c.padding,
-      ceil_mode: c.ceil_mode, count_include_pad: req.avg.count_include_pad })}`,
-    `u = ${pythonCall("F.max_unpool2d", ["y", "idx"], { kernel_size: c.kernel_size, stride: c.stride,
-      padding: c.padding, output_size: S.unpoolBody.output_size })}`];
-  for (const [id, mode] of Object.entries(UPSAMPLE)) {
-    lines.push(`${id} = ${pythonCall("F.interpolate", ["y"], { scale_factor: req.scale, ...mode })}`);
-  }
+    `y, idx = ${pythonCall("F.max_pool2d", ["x"], params("max", { return_indices: true }))}`,
+    `a = ${pythonCall("F.avg_pool2d", ["x"], params("avg"))}`,
+    `u = ${pythonCall("F.max_unpool2d", ["y", "idx"], params("unpool"))}`];
+  for (const id of UPSAMPLED) lines.push(`${id} = ${pythonCall("F.interpolate", ["y"], params(id))}`);
   return lines.join("\n");
 }
 
