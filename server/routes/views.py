@@ -1,5 +1,5 @@
 """POST /api/v1/views/...: data laid out for one page's drawing, when an op's own response is not enough."""
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,10 +52,7 @@ class TransposeViewResponse(BaseModel):
                          "stride-1 convolution's output and trace, checked against conv_transpose.")
 async def transpose(body: Annotated[TransposeViewRequest, Body(openapi_examples=for_endpoint("views/transpose"))],
                     request: Request) -> JSONResponse:
-    payload: dict[str, Any] = body.model_dump(exclude_unset=True)
-    result = await gate_of(request).run(transpose_view, payload, limits=settings_of(request).limits,
-                                        device=device_of(request))
-    return await rendered(request, {"ok": True, **result})
+    return await _answer(request, transpose_view, body)
 
 
 class PoolViewRequest(BaseModel):
@@ -100,7 +97,11 @@ class PoolViewResponse(BaseModel):
                          "panel's answer, and the other panels are still there.")
 async def pool(body: Annotated[PoolViewRequest, Body(openapi_examples=for_endpoint("views/pool"))],
                request: Request) -> JSONResponse:
-    payload: dict[str, Any] = body.model_dump(exclude_unset=True)
-    result = await gate_of(request).run(pool_view, payload, limits=settings_of(request).limits,
+    return await _answer(request, pool_view, body)
+
+
+async def _answer(request: Request, view: Callable[..., dict[str, Any]], body: BaseModel) -> JSONResponse:
+    """The view's data for the body's fields as sent, computed in the gate, in the success envelope."""
+    result = await gate_of(request).run(view, body.model_dump(exclude_unset=True), limits=settings_of(request).limits,
                                         device=device_of(request))
     return await rendered(request, {"ok": True, **result})
