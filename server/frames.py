@@ -34,21 +34,27 @@ from .core.exceptions import ConvscopeError
 from .core.pipeline_run import Block, PipelineRun
 
 MEDIA_TYPE = "application/vnd.convscope.frames"
+BATCH_S = 0.004  # frames made within this long of the last hand-over to the event loop wait for the next (_Batches)
 log = logging.getLogger("convscope")
 
 
-def frame(header: dict[str, Any], payload: Any = b"") -> bytes:
-    """A frame: its header's length, the header, the payload (any bytes-like object), written with one copy."""
+def frame_parts(header: dict[str, Any], payload: Any = b"") -> tuple[bytes, Any]:
+    """A frame as two parts: its header's length and the header, then the payload (any bytes-like object)."""
     head = orjson.dumps(header | {"bytes": len(payload)}, option=orjson.OPT_SERIALIZE_NUMPY)
-    return b"".join((struct.pack(">I", len(head)), head, payload))
+    return struct.pack(">I", len(head)) + head, payload
 
 
-def block_frame(block: Block) -> bytes:
-    """A "maps" frame: the block's header, each map's header with its offset and length in the payload, the maps
-    (a raw or f32 stack's C×n codes are read where they are, not copied out first)."""
+def frame(header: dict[str, Any], payload: Any = b"") -> bytes:
+    """A frame, written with one copy."""
+    return b"".join(frame_parts(header, payload))
+
+
+def block_frame(block: Block) -> tuple[bytes, Any]:
+    """A "maps" frame's parts: the block's header, each map's header with its offset and length in the payload, the
+    maps (a raw or f32 stack's C×n codes are read where they are, not copied out, until a batch is joined)."""
     planes = block.stack.planes
     payload = memoryview(np.ascontiguousarray(planes)).cast("B") if isinstance(planes, np.ndarray) else b"".join(planes)
-    return frame({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload)
+    return frame_parts({"event": "maps", **block.header(), "maps": orjson.Fragment(block.stack.frame_json())}, payload)
 
 
 class FrameStream(Response):
@@ -101,8 +107,10 @@ class FrameStream(Response):
                 async for item in ready:
                     # frames made while the last send waited on the client go out with this one, in one send
                     items, failed = _ready_now(ready, item)
-                    if items:
-                        await send({"type": "http.response.body", "body": b"".join((body, *items)), "more_body": True})
+                    if items:  # (each a batch of frames as one bytes, _Batches; one alone goes as it is, not copied)
+                        parts = [b for b in (body, *items) if b]
+                        await send({"type": "http.response.body", "body": parts[0] if len(parts) == 1
+                                    else b"".join(parts), "more_body": True})
                         body = b""
                     if failed is not None:  # e.g. the device ran out of memory mid-run
                         body += frame({"event": "error", "ok": False, "status": failed.status, "error": failed.message,
@@ -131,8 +139,36 @@ class FrameStream(Response):
         here, or, while the gate had a slot free and nobody waiting when the run started, on one side thread."""
         gate = self.gate
         idle = not gate.waiting and gate.running < gate.limiter.total_tokens
-        self.run.deliver_all(lambda block: put(block_frame(block)), gate.side.executor if idle else None,
-                             lambda: self.stopped)
+        batches = _Batches(put)
+        try:
+            self.run.deliver_all(lambda block: batches.add(block_frame(block)), gate.side.executor if idle else None,
+                                 lambda: self.stopped)
+        finally:
+            batches.flush()
+
+
+class _Batches:
+    """Frames handed to the event loop a batch at a time: what was made within BATCH_S of the last hand-over goes with
+    the next one, so a network of many small layers wakes the loop (and passes each send through the middleware) a
+    few times, not once a layer (ResNet-18: ~15 hand-overs, not 71), each batch joined here, off the event loop. The
+    first frame goes at once; flush() sends the rest."""
+
+    def __init__(self, put: Callable[[Any], None]) -> None:
+        self.put, self.last = put, -math.inf
+        self.frames: list[Any] = []
+
+    def add(self, parts: tuple[bytes, Any]) -> None:
+        self.frames.extend(parts)
+        now = time.perf_counter()
+        if now - self.last >= BATCH_S:
+            self.last = now
+            self.flush()
+
+    def flush(self) -> None:
+        """The frames so far, joined (their one copy) and handed over."""
+        if self.frames:
+            self.put(b"".join(self.frames))
+            self.frames = []
 
 
 def _ready_now(ready: Any, first: Any) -> tuple[list[bytes], ConvscopeError | None]:

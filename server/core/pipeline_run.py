@@ -176,6 +176,36 @@ def _sweep(p: Layer) -> dict[str, Any] | None:
     return None
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def affine_stack(source: MapStack, a: np.ndarray, b: np.ndarray) -> MapStack | None:
+    """The maps of a·x + b per channel (a batch norm's), made from the raw codes of x's maps (source) without a
+    pass over the new maps: a display pixel's mean moves with its map's min and max (a mean of a·x + b is
+    a · mean(x) + b), so a channel with a > 0 keeps its codes, a < 0 turns them over (255 − code), and a = 0 or a
+    constant x makes a constant map (codes 0); min and max are the ends of [a·min + b, a·max + b]. Each decoded value
+    is then within half a step of the exact mean, as encode_stack's are, up to float rounding.
+    None (encode the maps themselves) unless source holds raw codes of finite values and the new ends are finite
+    in float32."""
+    if source.encoding != "raw" or not source.finite or len(source) != len(a):
+        return None
+    lo, hi = np.asarray(source.lo, np.float64), np.asarray(source.hi, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ends = np.stack((a * lo + b, a * hi + b))
+    if not (np.abs(ends) <= _FLOAT32_MAX).all():  # (NaN compares false) the maps would hold ±inf
+        return None
+    new_lo, new_hi = ends.min(axis=0), ends.max(axis=0)  # (equal where a = 0 or x is constant)
+    flat = (hi <= lo) | (a == 0)
+    planes = source.planes
+    turned, zeroed = (a < 0) & ~flat, flat & (hi > lo)
+    if turned.any() or zeroed.any():
+        planes = planes.copy()
+        planes[turned] = 255 - planes[turned]
+        planes[zeroed] = 0
+    return MapStack("raw", source.width, source.height, source.full_width, source.full_height, source.factor,
+                    new_lo.tolist(), new_hi.tolist(), planes, True)
+
+
 def as_maps(y: torch.Tensor) -> torch.Tensor:
     """One entry's maps, C×H×W: a vector (after flatten or linear) is one map of 1 × F."""
     return y if y.dim() == 3 else y.reshape(1, 1, -1)
@@ -199,7 +229,11 @@ class PipelineRun:
         # layer index → (the entry it reads, the clamp's bounds); the entries' stacks are kept as they are encoded
         self._clamps = {i: ((p.sources or (i,))[0], *_CLAMPS[p.op]) for i, p in enumerate(self.stack)
                         if p.op in _CLAMPS and len(p.sources or (i,)) == 1}
-        self._read = {src for src, _, _ in self._clamps.values()}
+        # batch norms, whose maps are their input's scaled and shifted per channel (affine_stack): layer index →
+        # the entry it reads; as raw codes only (a PNG's bytes or float values would have to be made anew)
+        self._affine = {i: (p.sources or (i,))[0] for i, p in enumerate(self.stack)
+                        if p.op == "batch_norm2d" and self.encoding == "raw" and len(p.sources or (i,)) == 1}
+        self._read = {src for src, _, _ in self._clamps.values()} | set(self._affine.values())
         self._encoded: dict[int, MapStack] = {}
 
     def __len__(self) -> int:
@@ -220,13 +254,16 @@ class PipelineRun:
         return y, stats
 
     def encode(self, i: int, y: torch.Tensor, stats: dict[str, Any] | None) -> Block:
-        clamped = None
+        clamped = maps = None
         if i in self._clamps:  # its input's range: blocks are encoded in order, so that block's is known
             src, a, b = self._clamps[i]
             held = self._encoded.get(src)
             clamped = None if held is None else (held, a, b)
-        maps = encode_stack(as_maps(y[0]), max_side=self.max_side, encoding=self.encoding,  # type: ignore[arg-type]
-                            clamped=clamped)
+        if i in self._affine and (held := self._encoded.get(self._affine[i])) is not None:
+            maps = affine_stack(held, *self._bn_affine(i, stats))
+        if maps is None:
+            maps = encode_stack(as_maps(y[0]), max_side=self.max_side,
+                                encoding=self.encoding, clamped=clamped)  # type: ignore[arg-type]
         if i + 1 in self._read:
             self._encoded[i + 1] = maps
         if i == -1:
@@ -234,6 +271,26 @@ class PipelineRun:
         p = self.stack[i]
         return Block(i, p.op, list(p.output_shape), maps, self.fields[i + 1], _sweep(p), stats, p.name,
                      list(p.inputs))
+
+    def _bn_affine(self, i: int, stats: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
+        """Batch norm i as y = a·x + b per channel (float64, on the host): a = γ / √(var + eps), b = β − mean · a,
+        with the statistics it normalised by (this image's in training, as _bn_stats reports them). Read from the
+        plan's own host arrays (the lab's settings, a model's weights), not from the device."""
+        layer = self.stack[i]
+        # as make_runner gives them: a lab batch norm's settings, else the layer's weights
+        params = self.plan.bn_given[i] if i in self.plan.bn_given else self.plan.weights.get(layer.name or "", {})
+        channels = layer.input_shape[0]
+
+        def host(name: str, default: float) -> np.ndarray:
+            v = params.get(name)
+            return np.broadcast_to(np.asarray(default if v is None else v, np.float64), (channels,))
+
+        if stats is not None and stats["training"]:
+            mean, var = np.asarray(stats["mean"], np.float64), np.asarray(stats["var"], np.float64)
+        else:
+            mean, var = host("running_mean", 0.0), host("running_var", 1.0)
+        a = host("weight", 1.0) / np.sqrt(var + float(layer.args.get("eps", 1e-5)))
+        return a, host("bias", 0.0) - mean * a
 
     def input_block(self) -> Block:
         return self.encode(-1, *self.compute(-1))
