@@ -4,7 +4,6 @@ page. Every number the page shows is compared with the API's own answer."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
 import warnings
