@@ -70,9 +70,9 @@ export function formatNumber(v) {
 
 // A whole count with en-US thousands commas, as toLocaleString("en-US") writes it, without starting ICU's number
 // formatter before a page's first drawing (its first use took 10–23 ms, more than the table it fills); fractions
-// go to it.
-export const formatCount = (v) => (Number.isSafeInteger(Number(v)) ? String(Number(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ",")
-  : Number(v).toLocaleString("en-US"));
+// go to it (and −0, which String writes as "0" and it as "-0").
+export const formatCount = (v) => (Number.isSafeInteger(Number(v)) && !Object.is(Number(v), -0)
+  ? String(Number(v)).replace(/\B(?=(\d{3})+(?!\d))/g, ",") : Number(v).toLocaleString("en-US"));
 
 /** A PNG data URL of a drawn plot (for the view's PNG export). */
 export function plotImage(element, width, height) {

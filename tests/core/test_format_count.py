@@ -36,3 +36,7 @@ def test_counts_are_written_as_to_locale_string_writes_them(tmp_path_factory, va
 
 def test_published_counts(tmp_path) -> None:
     assert _wrong(tmp_path, [0, 999, 1000, -1000, 61100840, 138357544, "11689512", 2**53 - 1, 0.5, 1234.5]) == []
+
+
+def test_negative_zero_is_written_as_to_locale_string_writes_it(tmp_path) -> None:
+    assert _wrong(tmp_path, [-0.0, 0.0, -0.4]) == []
