@@ -56,6 +56,12 @@ ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "views/pool": ("The lecture's 4×4 input pooled 2×2, unpooled and upsampled",
                    {"input": [[[[1, 3, 2, 9], [7, 4, 1, 5], [8, 5, 2, 3], [4, 2, 1, 4]]]], "kernel_size": 2,
                     "scale_factor": 2}),
+    "views/receptive-field": ("A residual block's unit and its field on every level, through each path",
+                              {"input_shape": [1, 12, 12], "layers": [
+                                  {"op": "conv2d", "name": "a", "out_channels": 2, "kernel_size": 3, "padding": 1},
+                                  {"op": "conv2d", "name": "b", "out_channels": 2, "kernel_size": 3, "padding": 1},
+                                  {"op": "add", "name": "sum", "inputs": ["a", "b"]}],
+                               "unit": {"layer": 3, "y": 5, "x": 6}, "effective": True}),
     "views/transpose": ("conv_transpose2d's example as a direct convolution",
                         {"input": [[[[1, 2], [3, 4]]]], "weight": [[[[1, 0], [0, 1]]]], "stride": 2,
                          "output_padding": 1}),

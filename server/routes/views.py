@@ -5,10 +5,12 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.pool_view import pool_view
+from ..core.receptive_view import receptive_view
 from ..core.transpose_view import transpose_view
 from ..examples import for_endpoint
 from ..responses import JSONResponse
 from ..schemas import IntOrList, StrictBool, StrictInt, Tensor, documented
+from ..schemas_arith import InputShape, Layers
 from .deps import ERRORS, device_of, gate_of, rendered, require_json, settings_of
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"], dependencies=[Depends(require_json)])
@@ -98,6 +100,54 @@ class PoolViewResponse(BaseModel):
 async def pool(body: Annotated[PoolViewRequest, Body(openapi_examples=for_endpoint("views/pool"))],
                request: Request) -> JSONResponse:
     return await _answer(request, pool_view, body)
+
+
+class ReceptiveViewRequest(BaseModel):
+    """A network as /shapes and /receptive-field take it, the unit the page draws and whether to measure its
+    effective field."""
+
+    model_config = ConfigDict(extra="forbid")
+    input_shape: InputShape
+    layers: Layers
+    unit: documented({"type": "object", "properties": {"layer": {"type": "integer"}, "y": {"type": "integer"},
+                                                       "x": {"type": "integer"}}}) = Field(
+        None, description="layer: an index into receptive_field's layers (0 = the input), y, x: the unit's indices. "
+                          "Each part that is missing or does not fit the network is the centre unit of the top "
+                          "level drawn (unit in the answer says which unit was drawn).")
+    effective: StrictBool = Field(False, description="Also measure the unit's effective field on the input "
+                                                     "(constant weights, one channel), as /receptive-field does.")
+
+
+class ReceptiveViewResponse(BaseModel):
+    ok: bool
+    shapes: dict[str, Any] = Field(description="What POST /api/v1/shapes answers for the network.")
+    receptive_field: dict[str, Any] = Field(description="What POST /api/v1/receptive-field answers for the network "
+                                                        "(no unit), with pytorch.")
+    unit: dict[str, int] = Field(description="The unit drawn: layer, y, x.")
+    levels: list[int] = Field(description="The entries drawn: those on a path to the unit that change n, j, r or "
+                                          "start or merge paths (only the input when more than 12), the unit's, "
+                                          "the top one.")
+    pickable: int = Field(description="Entries before this index have units on a grid (flatten and linear end it).")
+    deep: int = Field(description="How many levels feed the unit when they are too many to draw (else 0).")
+    fields: list[dict[str, Any]] = Field(description="Per level drawn below the unit (level: its entry): what "
+                                                     "/receptive-field answers for the part of the network from "
+                                                     "that level up to the unit, the level's output as its input; "
+                                                     "on the input with effective when asked, or effective_error "
+                                                     "(why it was not measured).")
+    paths: list[dict[str, Any]] = Field(description="For a unit on a merge (or above one along one-input layers): "
+                                                    "per input of the merge, its name (via), the field r and the "
+                                                    "region clipped to the image through that input alone.")
+
+
+@router.post("/receptive-field", responses=ERRORS, response_model=ReceptiveViewResponse,
+             summary="A network's receptive fields and one unit's field on every level, in one answer",
+             description="The table of /shapes and /receptive-field, the unit drawn, and that unit's field in "
+                         "the units of every level below it and through each input of its merge: each one "
+                         "exactly what /receptive-field answers for that part of the network.")
+async def receptive(body: Annotated[ReceptiveViewRequest,
+                                    Body(openapi_examples=for_endpoint("views/receptive-field"))],
+                    request: Request) -> JSONResponse:
+    return await _answer(request, receptive_view, body)
 
 
 async def _answer(request: Request, view: Callable[..., dict[str, Any]], body: BaseModel) -> JSONResponse:

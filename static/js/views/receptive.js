@@ -1,7 +1,7 @@
 // /receptive-field: the n/j/r/start table of a stack, a unit's field drawn through every layer, and the
 // pixels that really reach it (the effective field, by autograd on the server). All numbers are the server's:
 // the field in layer i comes from POST /receptive-field on the stack from layer i up to the unit.
-import { ApiError, get, post } from "../api.js";
+import { get, post } from "../api.js";
 import { announce } from "../controls.js";
 import { CellGrid } from "../grid.js";
 import { clearPlot, heatmap, formatNumber as f, whenPlotlyReady } from "../plot.js";
@@ -12,13 +12,12 @@ import { LayerTable, downloadText, pair } from "./layer_table.js";
 import { ModelChoice } from "./model_choice.js";
 import { NetworkEditor } from "./network_editor.js";
 import { wrappedBoxes, wrappedText } from "../reach.js";
-import { ancestors, between, drawable, graphOf, levelsOf, nearestMerge, throughInput } from "./network_graph.js";
+import { graphOf } from "./network_graph.js";
 import "./erf_depth.js"; // the panel below the view (templates/_erf_depth.html): measured after the first drawing
 
 const $ = (id) => document.getElementById(id);
 const form = document.getElementById("controls");
 const field = (name) => form.querySelector(`[name=${name}]`);
-const DEEP = 12; // levels below a unit: deeper, its field is drawn on the input only
 const PATH_COLORS = ["#009E73", "#CC79A7", "#56B4E9", "#D55E00"]; // Okabe–Ito, less the unit's and the field's
 const S = { presets: [], grids: [] };
 
@@ -86,32 +85,21 @@ async function compute(p) {
   if (!layers.length) fail("stack", "The stack is empty: add a layer or pick a preset.");
   const size = [Number(field("h").value), Number(field("w").value)]; // a preset or model may have just set them
   const shape = [Number(field("c").value), ...size];
-  const [shapes, rf] = await Promise.all([post("/shapes", { input_shape: shape, layers }),
-    post("/receptive-field", { input_shape: shape, layers })]);
+  // The table, the unit and its field on every level below it and through each path, in one answer: each part is
+  // what /shapes or /receptive-field answers for it (the server picks the unit where the link's does not fit).
+  const inLink = (v) => (v !== "" && Number.isInteger(Number(v)) ? Number(v) : undefined);
+  const asked = post("/views/receptive-field", { input_shape: shape, layers,
+    unit: { layer: inLink(p.ul), y: inLink(p.uy), x: inLink(p.ux) }, effective: Boolean(p.effective) });
+  const view = await asked;
+  const { shapes, receptive_field: rf, unit, levels } = view;
   const graph = graphOf(shapes);
-  const all = levelsOf(rf, graph);
-  const top = all[all.length - 1];
-  const pickable = drawable(rf);
-  const L = p.ul !== "" && Number.isInteger(Number(p.ul)) && Number(p.ul) >= 0 && Number(p.ul) < pickable ? Number(p.ul) : top;
-  const n = rf.layers[L].n;
-  const inRange = (v, m) => v !== "" && Number.isInteger(Number(v)) && Number(v) >= 0 && Number(v) < m;
-  const unit = { layer: L, y: inRange(p.uy, n[0]) ? Number(p.uy) : Math.floor(n[0] / 2),
-    x: inRange(p.ux, n[1]) ? Number(p.ux) : Math.floor(n[1] / 2) };
-  // The levels drawn: those on a path to the unit (only the input when there are many), the unit's, the top.
-  const feeding = ancestors(graph, L);
-  const path = all.filter((k) => k < L && feeding.has(k));
-  const below = path.length > DEEP ? [0] : path;
-  const levels = [...new Set([...below, L, top])].sort((a, b) => a - b);
-  Object.assign(S, { p, layers, size, shape, shapes, rf, graph, levels, unit, pickable,
-    deep: path.length > DEEP ? path.length : 0 });
-  // the field in each level drawn and through each input of the unit's merge: independent, asked at once
-  const asked = Promise.all([Promise.all(below.map((k) => regionIn(k))), pathFields()]);
-  if (!p.model) editor.setNames(graph.names); // while they are computed
-  const [fields, paths] = await asked;
-  S.fields = new Map(below.map((k, i) => [k, fields[i]]));
-  S.paths = paths;
+  if (!p.model) editor.setNames(graph.names);
+  Object.assign(S, { p, layers, size, shape, shapes, rf, graph, levels, unit, pickable: view.pickable, deep: view.deep });
+  S.fields = new Map(view.fields.map(({ level, effective_error: effectiveError, ...fld }) =>
+    [level, effectiveError ? { ...fld, effectiveError } : fld]));
+  S.paths = view.paths.map((path, i) => ({ ...path, color: PATH_COLORS[i % PATH_COLORS.length] }));
   render();
-  return below.length + 1;
+  return view.fields.length + 1;
 }
 
 /** The layers to compute: the chosen model's (shown read-only in the editor) or the editor's own. */
@@ -134,36 +122,6 @@ async function networkOf(p) {
   } : null;
   editor.showModel({ title, layers: network.layers, copy });
   return network.layers;
-}
-
-/** The unit's field on the input through each input of the merge it sits on (the envelope is their union). */
-async function pathFields() {
-  const { graph, layers, unit } = S;
-  const m = unit.layer ? nearestMerge(graph, unit.layer) : -1;
-  if (m < 0) return [];
-  return Promise.all(graph.sources[m].map(async (s, i) => {
-    const sub = throughInput(graph, layers, unit.layer, m, i);
-    const res = await post("/receptive-field", { input_shape: S.shape, layers: sub,
-      unit: { layer: sub.length, y: unit.y, x: unit.x } });
-    return { merge: graph.names[m], via: graph.names[s], r: res.layers[res.layers.length - 1].r,
-      clipped: res.clipped, color: PATH_COLORS[i % PATH_COLORS.length] };
-  }));
-}
-
-/** The unit's field in level k's units: the paths from layer k up to the unit, with level k's output as input. */
-async function regionIn(k) {
-  const { unit, layers, graph } = S;
-  const sub = between(graph, layers, k, unit.layer);
-  const body = { input_shape: k ? S.shapes.layers[k - 1].output_shape : S.shape, layers: sub,
-    unit: { layer: sub.length, y: unit.y, x: unit.x } };
-  if (k === 0 && S.p.effective) body.effective = { weights: "constant", channels: 1 };
-  try {
-    return await post("/receptive-field", body);
-  } catch (err) {
-    if (!(err instanceof ApiError) || !body.effective) throw err;
-    delete body.effective; // too costly to measure: draw the arithmetic field alone, and say why
-    return { ...(await post("/receptive-field", body)), effectiveError: err.message };
-  }
 }
 
 // ---------------------------------------------------------------- drawing
