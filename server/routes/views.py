@@ -4,6 +4,7 @@ from typing import Annotated, Any, Callable
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..core.backprop_view import backprop_view
 from ..core.pool_view import pool_view
 from ..core.receptive_view import receptive_view
 from ..core.transpose_view import transpose_view
@@ -148,6 +149,33 @@ async def receptive(body: Annotated[ReceptiveViewRequest,
                                     Body(openapi_examples=for_endpoint("views/receptive-field"))],
                     request: Request) -> JSONResponse:
     return await _answer(request, receptive_view, body)
+
+
+class BackpropViewRequest(BaseModel):
+    """The op, its own parameters as /ops takes them, and the seed of grad_output."""
+
+    model_config = ConfigDict(extra="allow")
+    op: documented({"type": "string", "enum": ["conv2d", "max_pool2d", "avg_pool2d"]})
+    grad_seed: StrictInt = Field(0, description="The seed of grad_output's integers in [-2, 2] (mulberry32, drawn "
+                                                "row-major as the pages draw their example tensors).")
+
+
+class BackpropViewResponse(BaseModel):
+    ok: bool
+    grad_output: list[Any] = Field(description="The seeded tensor, shaped as the op's output.")
+    answer: dict[str, Any] = Field(description="What POST /api/v1/ops/{op} answers for the op's parameters with "
+                                               "this grad_output and extras [\"backward_trace\"].")
+
+
+@router.post("/backprop", responses=ERRORS, response_model=BackpropViewResponse,
+             summary="A backward pass with a seeded grad_output, in one answer",
+             description="The op's parameters (input, weight and bias for conv2d, as /ops takes them), grad_output "
+                         "drawn from grad_seed in the op's output shape, and the backward: exactly what /ops "
+                         "answers with that grad_output and the backward trace. A refusal of the op is the "
+                         "request's.")
+async def backprop(body: Annotated[BackpropViewRequest, Body(openapi_examples=for_endpoint("views/backprop"))],
+                   request: Request) -> JSONResponse:
+    return await _answer(request, backprop_view, body)
 
 
 async def _answer(request: Request, view: Callable[..., dict[str, Any]], body: BaseModel) -> JSONResponse:

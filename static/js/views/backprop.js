@@ -44,11 +44,10 @@ function body(p) {
 
 async function load(p) {
   const req = body(p);
-  const fwd = await post(`/ops/${p.op}`, req);
-  const next = rng(Number(p.seed) + 7919);
-  const g = [Array.from({ length: fwd.shape[1] }, () => randomTensor(fwd.shape.slice(2), -2, 2, next))];
+  // one request: the server draws grad_output in the op's output shape from the seed, as data.js would
+  const { grad_output: g, answer: res } = await post("/views/backprop", { op: p.op, ...req,
+    grad_seed: Number(p.seed) + 7919 });
   const full = { ...req, grad_output: g, extras: ["backward_trace"] };
-  const res = await post(`/ops/${p.op}`, full);
   const bt = res.backward_trace;
   // Frames: every grad_input cell, then (conv) every grad_weight tap.
   const frames = bt.grad_input.map((cell) => ({ which: "gi", cell }));
