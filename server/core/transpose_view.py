@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import ops, shapes
-from .exceptions import InvalidRequest
+from .exceptions import ConvscopeError, InvalidRequest
 from .limits import DEFAULT_LIMITS, Limits, check_cap, numel
 from .tensors import parse_tensor
 
@@ -60,8 +60,9 @@ def flip_weight(w: np.ndarray, groups: int) -> np.ndarray:
 
 
 def transpose_view(body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, device: str = "cpu") -> dict[str, Any]:
-    """The transposed conv three ways: its own output and trace (ask /ops for those), and the
-    equivalent direct conv: stretched input, flipped kernel, its output and trace, and whether they match."""
+    """The transposed conv three ways: its own output, and in "ops" what /ops answers for it with extras ["trace"]
+    and with ["toeplitz"] (each refusal in place); and the equivalent direct conv: stretched input, flipped
+    kernel, its output and trace, and whether they match."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.", [])
     unknown = sorted(set(body) - _PARAMS)
@@ -109,7 +110,18 @@ def transpose_view(body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, dev
         "direct": {"op": f"conv{dims}d", "output": direct["output"], "shape": direct["shape"],
                    "trace": direct["trace"]},
         "matches": matches,
+        # what the page also draws, so that it asks once: the op's answer with each extra, or its refusal in place
+        "ops": {extra: _ops_answer(op, body, extra, limits, device) for extra in ("trace", "toeplitz")},
     }
+
+
+def _ops_answer(op: str, body: dict[str, Any], extra: str, limits: Limits, device: str) -> dict[str, Any]:
+    """What POST /api/v1/ops/{op} answers for the body with extras [extra], or its refusal's status, error and
+    errors (the Toeplitz matrix has its own cap)."""
+    try:
+        return ops.run_op(op, {**body, "extras": [extra]}, limits=limits, device=device)
+    except ConvscopeError as exc:
+        return {"status": exc.status, "error": exc.message, "errors": [{"loc": exc.loc, "msg": exc.message}]}
 
 
 def _grids(axes: list[list[tuple[str, int | None]]]) -> tuple[list[Any], list[Any]]:

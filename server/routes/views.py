@@ -46,6 +46,9 @@ class TransposeViewResponse(BaseModel):
     direct: dict[str, Any] = Field(description="The stride-1 conv of stretched with flipped_weight: output, "
                                                "shape, trace.")
     matches: bool = Field(description="Whether the direct conv equals conv_transpose (it always should).")
+    ops: dict[str, dict[str, Any]] = Field(description="trace and toeplitz: what POST /api/v1/ops/{op} answers for "
+                                                       "the body with extras [that one], or, where it refused, "
+                                                       "the error envelope's status, error and errors.")
 
 
 @router.post("/transpose", responses=ERRORS, response_model=TransposeViewResponse,

@@ -39,3 +39,23 @@ def test_view_pages_are_served_with_hashed_scripts_and_no_inline_script(client, 
     html = r.text
     assert '<script type="module" src="/static/js/views/' in html and "?v=" in html
     assert "<script>" not in html and " onclick=" not in html and "javascript:" not in html
+
+
+@pytest.mark.parametrize("body", [BODY, BODY | {"dilation": 2, "padding": 0, "output_padding": 0},
+                                  {"input": [[[1, 2, 3]]], "weight": [[[1, -1]]], "stride": 3}])
+def test_transpose_view_holds_what_ops_answers_with_each_extra(client, body):
+    view = client.post("/api/v1/views/transpose", json=body).json()
+    op = "conv_transpose2d" if view["op"] == "conv_transpose2d" else "conv_transpose1d"
+    for extra in ("trace", "toeplitz"):
+        direct = client.post(f"/api/v1/ops/{op}", json=body | {"extras": [extra]}).json()
+        assert view["ops"][extra] | {"ok": True} == direct, extra
+
+
+def test_transpose_view_holds_a_refused_matrix_in_place(client):
+    body = BODY | {"input": [[[[1.0] * 30] * 30]], "weight": [[[[1.0] * 3] * 3]], "output_padding": 0}  # 900 × 3,481
+    view = client.post("/api/v1/views/transpose", json=body)
+    assert view.status_code == 200
+    refused = view.json()["ops"]["toeplitz"]
+    direct = client.post("/api/v1/ops/conv_transpose2d", json=body | {"extras": ["toeplitz"]})
+    assert refused["status"] == direct.status_code == 413 and refused["error"] == direct.json()["error"]
+    assert view.json()["ops"]["trace"]["trace"]["cells"]

@@ -34,14 +34,11 @@ async function load(p) {
   const body = { input: [[x]],
     weight: [[w]], stride: intOrPair(p.stride, 1), padding: intOrPair(p.padding, 0),
     output_padding: intOrPair(p.output_padding, 0), dilation: intOrPair(p.dilation, 1) };
-  const [tr, view, toe] = await Promise.all([
-    post("/ops/conv_transpose2d", { ...body, extras: ["trace"] }),
-    post("/views/transpose", body),
-    post("/ops/conv_transpose2d", { ...body, extras: ["toeplitz"] }).catch((err) => {
-      if (err instanceof ApiError) return { error: err.message };
-      throw err;
-    }),
-  ]);
+  // one request: the direct-convolution view, with what /ops answers for the trace and the matrix
+  const view = await post("/views/transpose", body);
+  const { trace: tr, toeplitz } = view.ops;
+  if (tr.status) throw new ApiError(tr);
+  const toe = toeplitz.status ? { error: toeplitz.error } : toeplitz;
   Object.assign(S, { p, body, tr, view, toe, t: new TraceIndex(tr.trace), d: new TraceIndex(view.direct.trace) });
   index();
   render();
