@@ -265,10 +265,10 @@ async function init() {
     board.setOverlay({ heat: $("lab-show-erf").checked && m ? heatBitmap(m) : null });
   });
   state.ready = true;
-  saveUrl();
-  showPreset();
   document.body.dataset.ready = "true";
   run();
+  saveUrl(); // after the run's request has left, as after an edit (a first replaceState of a long URL took ~9 ms)
+  showPreset();
 }
 
 /** Live camera: one frame in flight at a time; when it returns, the newest frame goes (frames between are dropped). */
