@@ -4,12 +4,15 @@
 """
 from __future__ import annotations
 
+import difflib
 import logging
+import typing
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -40,7 +43,41 @@ def _loc_text(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_sentence(err: dict[str, Any]) -> str:
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model an annotation holds (itself, or inside Optional, Annotated, list, dict), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (model := _model_in(arg)) is not None:
+            return model
+    return None
+
+
+def _names_at(request: Request, loc: tuple[Any, ...] | list[Any]) -> list[str] | None:
+    """The keys the endpoint's body takes where `loc` (a body location ending in a key) points, read off the
+    route's own request model: the names to suggest for a misspelt key. None where they cannot be known."""
+    if not loc or loc[0] != "body":
+        return None
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = _model_in(getattr(getattr(field, "field_info", None), "annotation", None))
+    for part in loc[1:-1]:
+        if model is None:
+            return None
+        if isinstance(part, int):
+            continue  # an item of a list: the list's model is already in hand
+        inner = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        model = _model_in(inner.annotation) if inner is not None else None
+    if model is None:
+        return None
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _suggestion(key: Any, names: list[str] | None) -> str | None:
+    close = difflib.get_close_matches(str(key), names or [], n=1)
+    return close[0] if close else None
+
+
+def _validation_sentence(err: dict[str, Any], names: list[str] | None = None) -> str:
     kind = err.get("type", "")
     where = _loc_text(err.get("loc", ()))
     if kind == "json_invalid":
@@ -48,10 +85,28 @@ def _validation_sentence(err: dict[str, Any]) -> str:
     if kind == "missing":
         return f"{where} is required." if where != "body" else "A JSON body is required."
     if kind == "extra_forbidden":
+        close = _suggestion(err.get("loc", ())[-1] if err.get("loc") else where, names)
+        if close is not None:
+            return f"{where} is not a parameter of this endpoint; did you mean {close!r}? See /docs for the ones it takes."
         return f"{where} is not a parameter of this endpoint; see /docs for the ones it takes."
     shown = repr(err.get("input"))
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return f"{where}: {err.get('msg', 'invalid value')} (got {shown})."
+
+
+def _misspelt_first(request: Request, errs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A key that is a misspelling of a required one the body lacks leads: "kernal_size is not a parameter ...;
+    did you mean 'kernel_size'?" teaches more than "kernel_size is required." (both stay in `errors`)."""
+    missing = {tuple(e.get("loc", ())) for e in errs if e.get("type") == "missing"}
+
+    def misspelt(e: dict[str, Any]) -> bool:
+        loc = tuple(e.get("loc", ()))
+        if e.get("type") != "extra_forbidden" or not loc:
+            return False
+        close = _suggestion(loc[-1], _names_at(request, loc))
+        return close is not None and (*loc[:-1], close) in missing
+
+    return sorted(errs, key=lambda e: not misspelt(e))  # stable: the rest keep pydantic's order
 
 
 def _unreadable_json(exc: StarletteHTTPException) -> str | None:
@@ -83,8 +138,9 @@ def install_error_handlers(app: FastAPI, *, max_body_bytes: int) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errs = list(exc.errors())
-        sentences = [_validation_sentence(e) for e in errs] or ["The request is not valid."]
+        errs = _misspelt_first(request, list(exc.errors()))
+        sentences = [_validation_sentence(e, _names_at(request, e.get("loc", ())) if e.get("type") == "extra_forbidden"
+                                          else None) for e in errs] or ["The request is not valid."]
         detail = [{"loc": [p for p in e.get("loc", ()) if p != "body" and e.get("type") != "json_invalid"], "msg": s}
                   for e, s in zip(errs, sentences)]
         return error_response(422, sentences[0], detail)

@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .exceptions import InvalidRequest
+from .exceptions import InvalidRequest, unknown_parameter
 from .limits import DEFAULT_LIMITS, Limits
-from .ops import run_op
+from .ops import OP_DEFS, run_op
 
 OPS = ("conv2d", "max_pool2d", "avg_pool2d")
 GRAD_RANGE = (-2, 2)  # grad_output's integers, as the page draws them
@@ -63,6 +63,9 @@ def backprop_view(body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, devi
         if key in params:
             raise InvalidRequest(f"{key} is the view's own: it draws grad_output from grad_seed and asks for the "
                                  "backward trace.", [key])
+    takes = (OP_DEFS[op].params - {"grad_output", "extras"}) | {"op", "grad_seed"}
+    for key in sorted(set(body) - takes):  # the view's own keys are suggested too, not only the op's
+        raise unknown_parameter(f"The backprop view of {op}", key, takes, [key])
     shape = run_op(op, params, limits=limits, device=device)["shape"]
     draw = rng(seed)
     grad = [[random_tensor(list(shape[2:]), *GRAD_RANGE, draw) for _ in range(shape[1])] for _ in range(shape[0])]

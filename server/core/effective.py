@@ -18,6 +18,7 @@ layer's channel count (and drops groups) to make a large stack cheap: the geomet
 """
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -46,7 +47,9 @@ def check_options(options: Any) -> tuple[str, int, int | None]:
     extra = set(options) - {"weights", "seed", "channels"}
     if extra:
         key = min(extra)
-        raise InvalidRequest(f"effective has no option {key!r}; it takes weights, seed and channels.",
+        close = difflib.get_close_matches(str(key), ["weights", "seed", "channels"], n=1)
+        hint = f" did you mean {close[0]!r}?" if close else ""
+        raise InvalidRequest(f"effective has no option {key!r};{hint} it takes weights, seed and channels.",
                              ["effective", key])
     weights = options.get("weights", "constant")
     if weights not in ("constant", "random"):

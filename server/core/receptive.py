@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 from . import layers as layers_mod
 from .effective import check_options, effective_field
-from .exceptions import InvalidRequest, TooLarge
+from .exceptions import InvalidRequest, TooLarge, unknown_parameter
 from .layers import Layer
 from .layers.forward import resample_matrix
 from .reach import wrapped
@@ -271,8 +271,7 @@ def resolve_unit(unit: Any, table: list[Entry]) -> Unit:
         raise InvalidRequest(f"unit must be an object {{\"layer\", \"y\", \"x\"}}, got {unit!r}.", ["unit"])
     extra = set(unit) - {"layer", "y", "x", "channel"}
     if extra:
-        raise InvalidRequest(f"unit has no field {min(extra)!r}; it takes layer, y, x and channel.",
-                             ["unit", min(extra)])
+        raise unknown_parameter("unit", min(extra), ("layer", "y", "x", "channel"), ["unit", min(extra)])
     layer = unit.get("layer", len(table) - 1)
     if isinstance(layer, str):
         names = [e.name for e in table]

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Callable
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import HTMLResponse
 
-from ..core.exceptions import InvalidRequest
+from ..core.exceptions import InvalidRequest, unknown_parameter
 from ..core.images import DecodedImage
 from ..core.lab_table import lab_presets
 from ..core.models import run as model_run
@@ -34,6 +34,8 @@ def _image(request: Request, ref: Any, max_side: Any) -> Callable[[], DecodedIma
                                  or not 8 <= max_side <= limit):
         raise InvalidRequest(f"image_max_side must be an integer from 8 to {limit} (this server's image_max_side), "
                              f"not {str(max_side)[:40]}.", ["image_max_side"])
+    if isinstance(ref, dict) and len(ref) == 1 and not {"id", "sample"} & set(ref):
+        raise unknown_parameter("image", next(iter(ref)), ("id", "sample"), ["image", next(iter(ref))])
     if not isinstance(ref, dict) or ("id" in ref) == ("sample" in ref) or len(ref) != 1:
         raise InvalidRequest('image must be {"id": "<sha256 of an upload>"} or {"sample": "<name>"}.', ["image"])
     if "id" in ref:

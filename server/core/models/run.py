@@ -20,6 +20,7 @@ The input map is the tensor the model receives, made from the photo (C×H×W, va
 """
 from __future__ import annotations
 
+import difflib
 import math
 import threading
 from collections import OrderedDict
@@ -109,7 +110,10 @@ def check_ref(ref: Any) -> tuple[str, int, str | None]:  # model.weights is read
                              'with "seed" and "normalize".', ["model"])
     extra = sorted(set(ref) - set(_KEYS))
     if extra:
-        raise InvalidRequest(f"model has no field {extra[0]!r}; it takes {', '.join(_KEYS)}.", ["model", extra[0]])
+        close = difflib.get_close_matches(extra[0], list(_KEYS), n=1)
+        hint = f" did you mean {close[0]!r}?" if close else ""
+        raise InvalidRequest(f"model has no field {extra[0]!r};{hint} it takes {', '.join(_KEYS)}.",
+                             ["model", extra[0]])
     seed = ref.get("seed", 0)
     if not is_int(seed) or not 0 <= seed < 2**32:
         raise InvalidRequest(f"model.seed must be an integer from 0 to 2^32 − 1, not {seed!r}.", ["model", "seed"])
