@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import typing
 from typing import Any
@@ -16,7 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from .core.exceptions import ConvscopeError
+from .core.exceptions import ConvscopeError, closest
 from .responses import JSONResponse
 
 log = logging.getLogger("convscope")
@@ -72,11 +71,6 @@ def _names_at(request: Request, loc: tuple[Any, ...] | list[Any]) -> list[str] |
     return [f.alias or name for name, f in model.model_fields.items()]
 
 
-def _suggestion(key: Any, names: list[str] | None) -> str | None:
-    close = difflib.get_close_matches(str(key), names or [], n=1)
-    return close[0] if close else None
-
-
 def _validation_sentence(err: dict[str, Any], names: list[str] | None = None) -> str:
     kind = err.get("type", "")
     where = _loc_text(err.get("loc", ()))
@@ -85,7 +79,7 @@ def _validation_sentence(err: dict[str, Any], names: list[str] | None = None) ->
     if kind == "missing":
         return f"{where} is required." if where != "body" else "A JSON body is required."
     if kind == "extra_forbidden":
-        close = _suggestion(err.get("loc", ())[-1] if err.get("loc") else where, names)
+        close = closest(err.get("loc", ())[-1] if err.get("loc") else where, names or [])
         if close is not None:
             return f"{where} is not a parameter of this endpoint; did you mean {close!r}? See /docs for the ones it takes."
         return f"{where} is not a parameter of this endpoint; see /docs for the ones it takes."
@@ -103,7 +97,7 @@ def _misspelt_first(request: Request, errs: list[dict[str, Any]]) -> list[dict[s
         loc = tuple(e.get("loc", ()))
         if e.get("type") != "extra_forbidden" or not loc:
             return False
-        close = _suggestion(loc[-1], _names_at(request, loc))
+        close = closest(loc[-1], _names_at(request, loc) or [])
         return close is not None and (*loc[:-1], close) in missing
 
     return sorted(errs, key=lambda e: not misspelt(e))  # stable: the rest keep pydantic's order

@@ -18,7 +18,6 @@ layer's channel count (and drops groups) to make a large stack cheap: the geomet
 """
 from __future__ import annotations
 
-import difflib
 import math
 from typing import Any
 
@@ -27,7 +26,7 @@ import pybase64
 import torch
 
 from . import layers as layers_mod
-from .exceptions import InvalidRequest, TooLarge
+from .exceptions import InvalidRequest, TooLarge, did_you_mean
 from .layers import Layer
 from .layers.forward import Runner
 
@@ -47,9 +46,8 @@ def check_options(options: Any) -> tuple[str, int, int | None]:
     extra = set(options) - {"weights", "seed", "channels"}
     if extra:
         key = min(extra)
-        close = difflib.get_close_matches(str(key), ["weights", "seed", "channels"], n=1)
-        hint = f" did you mean {close[0]!r}?" if close else ""
-        raise InvalidRequest(f"effective has no option {key!r};{hint} it takes weights, seed and channels.",
+        hint = did_you_mean(key, ("weights", "seed", "channels"))
+        raise InvalidRequest(f"effective has no option {key!r};{' ' + hint if hint else ''} it takes weights, seed and channels.",
                              ["effective", key])
     weights = options.get("weights", "constant")
     if weights not in ("constant", "random"):

@@ -18,7 +18,6 @@ flipped, ...) and the feedback names the one it matches, without giving the expe
 """
 from __future__ import annotations
 
-import difflib
 import math
 import random
 from typing import Any, Callable
@@ -26,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import exercise_backward, exercise_kinds, exercise_values
-from .exceptions import ConvscopeError, InvalidRequest
+from .exceptions import ConvscopeError, InvalidRequest, did_you_mean
 from .exercise_kinds import Kind, Mistake, Problem
 from .tensors import parse_tensor
 
@@ -56,8 +55,7 @@ def kinds() -> list[dict[str, Any]]:
 def _check(kind: Any, seed: Any, difficulty: Any) -> Kind:
     registry = KINDS
     if not isinstance(kind, str) or kind not in registry:
-        close = difflib.get_close_matches(str(kind), list(registry), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(kind, registry, sentence=True)
         raise InvalidRequest(f"There is no exercise kind {kind!r}.{hint} The kinds are: {', '.join(registry)}.",
                              ["kind"])
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < MAX_SEED:

@@ -7,7 +7,6 @@ registry's spec-level calls, layers/forward.py), and returns numpy arrays. Grade
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 
 from . import backward_trace, geometry, matrices, shapes
-from .exceptions import InvalidRequest, NotFound, unknown_parameter
+from .exceptions import InvalidRequest, NotFound, did_you_mean, unknown_parameter
 from .layers.forward import (avg_pool_forward, conv_forward, conv_transpose_forward, interpolate_forward,  # noqa: F401
                              max_pool_forward, max_unpool_forward, pad_input)
 from .limits import DEFAULT_LIMITS, Limits, check_cap, numel
@@ -78,8 +77,7 @@ def _extras(body: dict[str, Any]) -> tuple[str, ...]:
 def run_op(op: str, body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, device: str = "cpu") -> dict[str, Any]:
     """Validate, run and return one op: output, shape, and what `grad_output`/`extras` ask for."""
     if op not in OP_DEFS:
-        close = difflib.get_close_matches(op, OPS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(op, OPS, sentence=True)
         raise NotFound(f"There is no op {op!r}.{hint} The ops are: {', '.join(OPS)}.", ["op"])
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.", [])

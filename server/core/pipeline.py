@@ -26,14 +26,13 @@ A model (models/run.py) is planned into the same Plan, with its own weights.
 """
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from convscope.core.exceptions import ConvscopeError, InvalidRequest, TooLarge
+from convscope.core.exceptions import ConvscopeError, InvalidRequest, TooLarge, did_you_mean
 from convscope.core.kernels import flip, get_kernel, groups_for, make_weight, validate_kernel
 from convscope.core.lab_table import (BANK_KERNEL, DEFAULT_KERNEL, LAB_PARAMS, RANDOM_SIDE, SEED_MAX, lab_default,
                                       lab_meaning, lab_range)
@@ -227,8 +226,7 @@ class _Lab:
         takes = LAYER_KEYS[op] | LAB_PARAMS.get(op, frozenset())
         unknown = sorted(set(raw) - takes)
         if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(takes), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"it takes {', '.join(sorted(takes - {'op'}))}."
+            hint = did_you_mean(unknown[0], sorted(takes)) or f"it takes {', '.join(sorted(takes - {'op'}))}."
             raise InvalidRequest(f"Layer {i} ({op}): {unknown[0]!r} is not a parameter of {op}; {hint}",
                                  ["layers", i, unknown[0]])
         try:

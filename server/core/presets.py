@@ -7,10 +7,9 @@ A preset is {"id", "title", "description", "source", "input_shape": [C, H, W], "
 from __future__ import annotations
 
 import copy
-import difflib
 from typing import Any
 
-from .exceptions import NotFound
+from .exceptions import NotFound, did_you_mean
 
 
 def _conv(name: str, out: int, k: int, **kw: Any) -> dict[str, Any]:
@@ -142,7 +141,6 @@ def get_preset(preset_id: str) -> dict[str, Any]:
     for preset in _PRESETS:
         if preset["id"] == preset_id:
             return copy.deepcopy(preset)
-    close = difflib.get_close_matches(preset_id, PRESET_IDS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(preset_id, PRESET_IDS, sentence=True)
     raise NotFound(f"There is no preset {preset_id!r}.{hint} The presets are: {', '.join(PRESET_IDS)}.",
                    ["preset_id"])

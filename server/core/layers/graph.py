@@ -11,11 +11,10 @@ layer given before it, so the order given is an order to run them in.
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import replace
 from typing import Any, Callable
 
-from ..exceptions import InvalidRequest, unknown_parameter
+from ..exceptions import InvalidRequest, did_you_mean, unknown_parameter
 from .build import (BUILDERS, MAX_LAYERS, _NAME_PREFIX, Layer, _at_layer, _check_magnitudes, _check_result,
                     check_input_shape, shape_text, size_pair)
 from .table import LAYER_KEYS, MERGE_OPS, STACK_OPS
@@ -45,8 +44,7 @@ def _parse_layer(i: int, raw: Any, counters: dict[str, int]) -> tuple[str, dict[
                              ["layers", i])
     op = raw.get("op")
     if not isinstance(op, str) or op not in LAYER_KEYS:
-        close = difflib.get_close_matches(str(op), STACK_OPS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(op, STACK_OPS, sentence=True)
         extra = " (stacks are 2-D: use the ops endpoint for 1-D ops)" if isinstance(op, str) and "1d" in op else ""
         raise InvalidRequest(f"Layer {i} has op {op!r}, which a stack cannot hold{extra}.{hint} The layer ops are: "
                              f"{', '.join(STACK_OPS)}.", ["layers", i, "op"])
@@ -80,8 +78,7 @@ def _resolve(i: int, op: str, field: str, ref: Any, defined: dict[str, int], nam
                              f"({_op_of(layers[later])}), defined after it: "
                              f"a layer may only read the network's input or a layer given before it.",
                              ["layers", i, field])
-    close = difflib.get_close_matches(ref, list(defined), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(ref, defined, sentence=True)
     raise InvalidRequest(f"Layer {i} ({op}) reads {ref!r}, which names no layer before it.{hint} The names so far "
                          f"are: {', '.join(defined)}.", ["layers", i, field])
 

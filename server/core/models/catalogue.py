@@ -18,10 +18,9 @@ trained weights from a safetensors file of the torchvision `state_dict` (README,
 from __future__ import annotations
 
 import copy
-import difflib
 from typing import Any
 
-from ..exceptions import NotFound
+from ..exceptions import NotFound, did_you_mean
 
 Layer = dict[str, Any]
 
@@ -244,8 +243,7 @@ def _find(model_id: str) -> dict[str, Any]:
     for model in _MODELS:
         if model["id"] == model_id:
             return model
-    close = difflib.get_close_matches(model_id, MODEL_IDS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(model_id, MODEL_IDS, sentence=True)
     raise NotFound(f"There is no model {model_id!r} in the catalogue.{hint} The models are: "
                    f"{', '.join(MODEL_IDS)}.", ["model_id"])
 

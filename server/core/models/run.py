@@ -20,7 +20,6 @@ The input map is the tensor the model receives, made from the photo (C×H×W, va
 """
 from __future__ import annotations
 
-import difflib
 import math
 import threading
 from collections import OrderedDict
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..exceptions import InvalidRequest
+from ..exceptions import InvalidRequest, did_you_mean
 from ..layers import Layer, is_int, walk
 from ..pipeline import Plan, check_caps
 from . import catalogue
@@ -110,9 +109,8 @@ def check_ref(ref: Any) -> tuple[str, int, str | None]:  # model.weights is read
                              'with "seed" and "normalize".', ["model"])
     extra = sorted(set(ref) - set(_KEYS))
     if extra:
-        close = difflib.get_close_matches(extra[0], list(_KEYS), n=1)
-        hint = f" did you mean {close[0]!r}?" if close else ""
-        raise InvalidRequest(f"model has no field {extra[0]!r};{hint} it takes {', '.join(_KEYS)}.",
+        hint = did_you_mean(extra[0], _KEYS)
+        raise InvalidRequest(f"model has no field {extra[0]!r};{' ' + hint if hint else ''} it takes {', '.join(_KEYS)}.",
                              ["model", extra[0]])
     seed = ref.get("seed", 0)
     if not is_int(seed) or not 0 <= seed < 2**32:
