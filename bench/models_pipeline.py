@@ -20,6 +20,7 @@ import time
 
 import httpx
 import numpy as np
+import orjson
 import torch
 import torch.nn.functional as F
 from fastapi.testclient import TestClient
@@ -31,7 +32,8 @@ from convscope.core.models import catalogue
 from convscope.core.models.run import random_weights
 from tests.networks import TorchNetwork
 
-from .common import Row, serve
+from . import procmem
+from .common import Row, post_read, serve_process
 
 BURST = 60
 
@@ -116,12 +118,28 @@ def _burst_torch_s(images: list[np.ndarray]) -> float:
     return best
 
 
+def _burst_bodies(ids: list[str], transport: str) -> list[dict]:
+    return [{"image": {"id": image_id}, "max_side": 256, "transport": transport, "layers": [
+        {"op": "conv2d", "kernel": "random", "seed": seed, "out_channels": 16, "padding": 1}, {"op": "relu"},
+        {"op": "max_pool2d", "kernel_size": 2}]} for seed, image_id in enumerate(ids)]
+
+
 async def _send_all(url: str, ids: list[str], transport: str = "json") -> float:
-    """Every pipeline sent at once; the wall time until the last answer has been read whole."""
+    """Every pipeline sent at once, each on its own connection (bench.common.post_read); the wall time until the
+    last answer has been read whole."""
+    bodies = [orjson.dumps(b) for b in _burst_bodies(ids, transport)]
+    t = time.perf_counter()
+    replies = await asyncio.gather(*(post_read(url, "/api/v1/pipeline", b) for b in bodies))
+    wall = time.perf_counter() - t
+    assert all(status == 200 and len(body) > 1_000_000 for status, body in replies), \
+        [body[:200] for status, body in replies if status != 200][:1]
+    return wall
+
+
+async def _send_all_httpx(url: str, ids: list[str], transport: str = "json") -> float:
+    """The same through httpx's AsyncClient, whose parsing of the answers runs on the server's cores too."""
     async with httpx.AsyncClient(base_url=url, timeout=300) as client:
-        bodies = [{"image": {"id": image_id}, "max_side": 256, "transport": transport, "layers": [
-            {"op": "conv2d", "kernel": "random", "seed": seed, "out_channels": 16, "padding": 1}, {"op": "relu"},
-            {"op": "max_pool2d", "kernel_size": 2}]} for seed, image_id in enumerate(ids)]
+        bodies = _burst_bodies(ids, transport)
         t = time.perf_counter()
         replies = await asyncio.gather(*(client.post("/api/v1/pipeline", json=b) for b in bodies))
         wall = time.perf_counter() - t
@@ -131,23 +149,36 @@ async def _send_all(url: str, ids: list[str], transport: str = "json") -> float:
 
 
 def burst(quick: bool = False) -> list[Row]:
-    """Both transports: "stream" (binary frames, what the lab reads) and "json" (base64 maps in one body)."""
+    """Both transports: "stream" (binary frames, what the lab reads) and "json" (base64 maps in one body), read by
+    a lean client; and, beside them, the same read by httpx, to show what the client's own CPU adds. Each row also
+    gives the server's CPU time a pipeline (all its threads, and its event loop's share), from /proc."""
     pngs = [_png(512, 100 + i) for i in range(BURST)]
     images = [np.asarray(Image.open(io.BytesIO(p)), dtype=np.float32).transpose(2, 0, 1) / 255 for p in pngs]
-    walls: dict[str, list[float]] = {"stream": [], "json": []}
+    senders = {"stream": (_send_all, "stream"), "json": (_send_all, "json"),
+               "stream, read by httpx": (_send_all_httpx, "stream"), "json, read by httpx": (_send_all_httpx, "json")}
+    walls: dict[str, list[float]] = {name: [] for name in senders}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in senders}
     plains: list[float] = []
-    with serve(env={"CONVSCOPE_QUEUE_TIMEOUT_S": "300"}) as url:  # a burst queues; none may be refused
+    with serve_process(env={"CONVSCOPE_QUEUE_TIMEOUT_S": "300"}) as served:  # a burst queues; none may be refused
+        url, pid = served.url, served.proc.pid
         ids = [httpx.post(url + "/api/v1/images", files={"file": ("b.png", p, "image/png")}, timeout=60).json()["id"]
                for p in pngs]
         asyncio.run(_send_all(url, ids[:4]))  # warm-up
         # the transports and plain torch (the server idle meanwhile) take turns, so a drift of the machine hits all
         for _ in range(1 if quick else 3):
-            for transport in walls:
-                walls[transport].append(asyncio.run(_send_all(url, ids, transport)))
+            for name, (send, transport) in senders.items():
+                before = procmem.cpu_seconds(pid), procmem.main_thread_cpu_seconds(pid)
+                walls[name].append(asyncio.run(send(url, ids, transport)))
+                cpu[name].append((procmem.cpu_seconds(pid) - before[0], procmem.main_thread_cpu_seconds(pid) - before[1]))
             plains.append(_burst_torch_s(images))
     plain = min(plains)
+
+    def server_cpu(name: str) -> str:
+        total, loop = (statistics.median(c[k] for c in cpu[name]) * 1e3 / BURST for k in (0, 1))
+        return f"server CPU {total:.0f} ms a pipeline, {loop:.1f} of it on the event loop"
+
     return [Row("networks", f"a burst of {BURST} distinct 512² pipelines at once ({t}; conv 3→16, relu, max pool, "
-                            "maps at 256 px)", f"{min(w):.2f} s (torch back to back {plain:.2f} s)",
+                            "maps at 256 px)", f"{min(w):.2f} s (torch back to back {plain:.2f} s; {server_cpu(t)})",
                 f"{min(w) / plain:.2f}× torch (goal ≤ 1.0)") for t, w in walls.items()]
 
 

@@ -56,13 +56,22 @@ def tree_rss_bytes(root: int) -> int:
     return sum(rss_bytes(pid) for pid in descendants(root))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (0 when it is gone)."""
+def _stat_cpu_seconds(stat: Path) -> float:
     try:
-        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, all its threads (0 when it is gone)."""
+    return _stat_cpu_seconds(PROC / str(pid) / "stat")
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """The same for the process's first thread alone (the server's event loop), 0 when it is gone."""
+    return _stat_cpu_seconds(PROC / str(pid) / "task" / str(pid) / "stat")
 
 
 def tree_cpu_seconds(root: int) -> float:

@@ -1,20 +1,24 @@
 """The load benchmark's parts that its figures rest on: distinct student photos, the percentiles, the /proc readings."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import http.server
 import io
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from PIL import Image
 
 from bench.__main__ import BENCHMARKS, main, table
-from bench.common import Row, percentile
+from bench.common import Row, percentile, post_read
 from bench.lecture import student_image
-from bench.procmem import RssSampler, descendants, rss_bytes, tree_cpu_seconds, tree_rss_bytes
+from bench.procmem import (RssSampler, cpu_seconds, descendants, main_thread_cpu_seconds, rss_bytes, tree_cpu_seconds,
+                           tree_rss_bytes)
 
 
 def test_every_student_uploads_a_different_real_photo() -> None:
@@ -60,3 +64,57 @@ def test_runner_table_and_names(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["nonesuch"])
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """Answers a POST with its body reversed: with a Content-Length on /length, in three chunks on /chunked."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"]))[::-1]
+        self.send_response(201 if self.path == "/length" else 200)
+        if self.path == "/length":
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        third = len(body) // 3 + 1
+        for part in (body[:third], body[third:2 * third], body[2 * third:]):
+            if part:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path,status", [("/length", 201), ("/chunked", 200)])
+def test_the_lean_client_reads_whole_answers(path: str, status: int) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        body = os.urandom(3 << 20)  # larger than one read, and than the reader's 1 MiB limit
+        assert asyncio.run(post_read(url, path, body)) == (status, body[::-1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_main_thread_cpu_is_part_of_the_process_cpu() -> None:
+    spin = "import threading, time\nt = time.time()\nwhile time.time() - t < 1.0: pass\n" \
+           "s = threading.Thread(target=lambda: [0 for _ in iter(lambda: time.time() - t < 2.0, False)])\n" \
+           "s.start(); s.join(); time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        time.sleep(2.5)
+        main_s, all_s = main_thread_cpu_seconds(child.pid), cpu_seconds(child.pid)
+        assert 0.5 < main_s < all_s, (main_s, all_s)  # the main thread spun ~1 s, the other thread ~1 s more
+        assert all_s - main_s > 0.5, (main_s, all_s)
+    finally:
+        child.kill()
+        child.wait()
+    assert main_thread_cpu_seconds(child.pid) == 0.0  # gone: 0, not an error
