@@ -222,6 +222,9 @@ function restoreUrl() {
 
 async function init() {
   const fromUrl = restoreUrl();
+  // every start-up question at once: the first run waits on the slowest answer, not on their sum
+  const samplesAsked = get("/samples");
+  const modelsReady = models.init().catch((err) => showError(err.message));
   const [{ kernels }, { layers: kinds }, { presets }] = await Promise.all([get("/kernels"), get("/layers"), get("/pipeline/presets")]);
   editor.setKernels(kernels);
   editor.setKinds(kinds);
@@ -237,9 +240,9 @@ async function init() {
     try { editor.applyJson(); showError(""); } catch (err) { showError(`The layers are not valid JSON: ${err.message}`); }
   });
   editor.set(fromUrl || presets[0].layers);
-  await models.init().catch((err) => showError(err.message));
+  await modelsReady;
 
-  const { samples } = await get("/samples");
+  const { samples } = await samplesAsked;
   const pick = $("lab-sample");
   pick.append(new Option("(your upload)", "", false, false));
   pick.options[0].disabled = true;
@@ -266,9 +269,11 @@ async function init() {
   });
   state.ready = true;
   document.body.dataset.ready = "true";
-  run();
-  saveUrl(); // after the run's request has left, as after an edit (a first replaceState of a long URL took ~9 ms)
+  const firstRun = run();
   showPreset();
+  // the link is written once the first maps are drawn: a first replaceState of a long URL takes 9–14 ms, which
+  // would otherwise hold up the drawing of the answer (run() itself never rejects)
+  firstRun.finally(saveUrl);
 }
 
 /** Live camera: one frame in flight at a time; when it returns, the newest frame goes (frames between are dropped). */

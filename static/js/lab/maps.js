@@ -20,12 +20,19 @@ function bitmap(width, height, fill) {
   return canvas;
 }
 
+// Each code's opaque grey pixel as one 32-bit word, written through byte views so it holds for either byte order.
+const GRAY = (() => {
+  const words = new Uint32Array(256);
+  const bytes = new Uint8Array(words.buffer);
+  for (let v = 0; v < 256; v += 1) bytes.set([v, v, v, 255], v * 4);
+  return words;
+})();
+
 function grayBitmap(m) {
   return bitmap(m.width, m.height, (px) => {
-    for (let i = 0, j = 0; i < m.bytes.length; i += 1, j += 4) {
-      px[j] = px[j + 1] = px[j + 2] = m.bytes[i];
-      px[j + 3] = 255;
-    }
+    const out = new Uint32Array(px.buffer, px.byteOffset, px.length >> 2);
+    const { bytes } = m;
+    for (let i = 0; i < bytes.length; i += 1) out[i] = GRAY[bytes[i]];
   });
 }
 
