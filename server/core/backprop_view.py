@@ -64,8 +64,8 @@ def backprop_view(body: dict[str, Any], *, limits: Limits = DEFAULT_LIMITS, devi
             raise InvalidRequest(f"{key} is the view's own: it draws grad_output from grad_seed and asks for the "
                                  "backward trace.", [key])
     takes = (OP_DEFS[op].params - {"grad_output", "extras"}) | {"op", "grad_seed"}
-    for key in sorted(set(body) - takes):  # the view's own keys are suggested too, not only the op's
-        raise unknown_parameter(f"The backprop view of {op}", key, takes, [key])
+    if extra := sorted(set(body) - takes):  # the view's own keys are suggested too, not only the op's
+        raise unknown_parameter(f"The backprop view of {op}", extra[0], takes, [extra[0]])
     shape = run_op(op, params, limits=limits, device=device)["shape"]
     draw = rng(seed)
     grad = [[random_tensor(list(shape[2:]), *GRAD_RANGE, draw) for _ in range(shape[1])] for _ in range(shape[0])]

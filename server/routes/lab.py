@@ -35,7 +35,8 @@ def _image(request: Request, ref: Any, max_side: Any) -> Callable[[], DecodedIma
         raise InvalidRequest(f"image_max_side must be an integer from 8 to {limit} (this server's image_max_side), "
                              f"not {str(max_side)[:40]}.", ["image_max_side"])
     if isinstance(ref, dict) and len(ref) == 1 and not {"id", "sample"} & set(ref):
-        raise unknown_parameter("image", next(iter(ref)), ("id", "sample"), ["image", next(iter(ref))])
+        [key] = ref
+        raise unknown_parameter("image", key, ("id", "sample"), ["image", key])
     if not isinstance(ref, dict) or ("id" in ref) == ("sample" in ref) or len(ref) != 1:
         raise InvalidRequest('image must be {"id": "<sha256 of an upload>"} or {"sample": "<name>"}.', ["image"])
     if "id" in ref:
